@@ -1,0 +1,20 @@
+"""The `leadsea` command: leadsea's own commands (init, serve, demo, tenant, user, ...) and every Django
+management command, all run as Django management commands with leadsea's settings."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+
+def main(argv: list[str] | None = None) -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "leadsea.settings")
+    from django.core.management import execute_from_command_line
+
+    args = list(sys.argv if argv is None else argv)
+    args[0] = "leadsea"
+    execute_from_command_line(args)
+
+
+if __name__ == "__main__":
+    main()

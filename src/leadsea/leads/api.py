@@ -1,0 +1,191 @@
+"""API: leads (create, read, update, list with search and filters)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from ninja import Query, Router, Schema, Status
+from pydantic import Field
+
+from leadsea.core.errors import FieldInvalid
+from leadsea.leads.models import Lead
+from leadsea.leads.selectors import lead_get, leads_search
+from leadsea.leads.services import lead_create, lead_update
+from leadsea.tenancy.http import TenantRequest
+
+router = Router(tags=["leads"])
+MAX_PAGE_SIZE = 200
+
+
+class LeadOut(Schema):
+    id: int
+    kind: str
+    name: str
+    branch_name: str
+    category: str
+    address: str
+    province: str
+    city: str
+    district: str
+    phone: str | None
+    phones: list[str]
+    lat: float | None
+    lng: float | None
+    source_channel: str
+    status: str
+    owner: int | None
+    tags: list[str]
+    custom_fields: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+
+
+class LeadIn(Schema):
+    name: str
+    kind: str = "poi"
+    branch_name: str = ""
+    category: str = ""
+    address: str = ""
+    province: str = ""
+    city: str = ""
+    district: str = ""
+    phone: str | None = None
+    phones: list[str] | None = None
+    lat: float | None = None
+    lng: float | None = None
+    source_channel: str = "api"
+    status: str = "new"
+    tags: list[str] = Field(default_factory=list)
+    custom_fields: dict[str, Any] = Field(default_factory=dict)
+    owner: int | None = Field(None, description="User id; a BD may only name themselves.")
+
+
+class LeadPatch(Schema):
+    name: str | None = None
+    kind: str | None = None
+    branch_name: str | None = None
+    category: str | None = None
+    address: str | None = None
+    province: str | None = None
+    city: str | None = None
+    district: str | None = None
+    phone: str | None = None
+    phones: list[str] | None = None
+    lat: float | None = None
+    lng: float | None = None
+    source_channel: str | None = None
+    status: str | None = None
+    tags: list[str] | None = None
+    custom_fields: dict[str, Any] | None = Field(
+        None, description="Only the keys given change; null clears one."
+    )
+
+
+class LeadPage(Schema):
+    items: list[LeadOut]
+    count: int
+    page: int
+    page_size: int
+
+
+class LeadFilters(Schema):
+    q: str | None = Field(None, description="Substring of name, branch, address or phone")
+    city: str | None = None
+    tag: str | None = None
+    status: str | None = None
+    owner: str | None = Field(None, description="User id, 'me' or 'none'")
+    ordering: str = Field("updated", description="updated, -updated, created or name")
+    page: int = Field(1, ge=1)
+    page_size: int = Field(50, ge=1, le=MAX_PAGE_SIZE)
+
+
+def lead_out(lead: Lead) -> dict[str, Any]:
+    return {
+        "id": lead.pk,
+        "kind": lead.kind,
+        "name": lead.name,
+        "branch_name": lead.branch_name,
+        "category": lead.category,
+        "address": lead.address,
+        "province": lead.province,
+        "city": lead.city,
+        "district": lead.district,
+        "phone": lead.phone or None,
+        "phones": lead.phones,
+        "lat": lead.lat,
+        "lng": lead.lng,
+        "source_channel": lead.source_channel,
+        "status": lead.status,
+        "owner": lead.owner_id,
+        "tags": [t.tag for t in lead.tag_rows.all()],
+        "custom_fields": lead.custom_data,
+        "created_at": lead.created_at,
+        "updated_at": lead.updated_at,
+    }
+
+
+def _custom_filters(request: TenantRequest) -> dict[str, str]:
+    return {k[3:]: str(v) for k, v in request.GET.items() if k.startswith("cf_") and len(k) > 3}
+
+
+@router.get(
+    "",
+    response=LeadPage,
+    summary="List and search leads in your scope",
+    description="Also filters on custom fields with `cf_<key>=value`.",
+)
+def list_leads(request: TenantRequest, filters: Query[LeadFilters]) -> dict[str, Any]:
+    qs = leads_search(
+        tenant=request.tenant,
+        membership=request.membership,
+        q=filters.q,
+        city=filters.city,
+        tag=filters.tag,
+        status=filters.status,
+        owner=filters.owner,
+        custom_filters=_custom_filters(request),
+        ordering=filters.ordering,
+    )
+    start = (filters.page - 1) * filters.page_size
+    items = list(qs[start : start + filters.page_size])
+    count = qs.count() if items or filters.page > 1 else 0
+    return {
+        "items": [lead_out(x) for x in items],
+        "count": count,
+        "page": filters.page,
+        "page_size": filters.page_size,
+    }
+
+
+@router.post("", response={201: LeadOut}, summary="Create a lead")
+def create_lead(request: TenantRequest, payload: LeadIn) -> Status:
+    data = payload.dict()
+    owner = data.pop("owner")
+    lead = lead_create(
+        tenant=request.tenant,
+        actor=request.membership,
+        data=data,
+        owner_id=owner,
+    )
+    return Status(201, lead_out(_reload(request, lead.pk)))
+
+
+@router.get("/{int:lead_id}", response=LeadOut, summary="Read a lead")
+def get_lead(request: TenantRequest, lead_id: int) -> dict[str, Any]:
+    return lead_out(_reload(request, lead_id))
+
+
+@router.patch("/{int:lead_id}", response=LeadOut, summary="Update a lead (only the fields given)")
+def patch_lead(request: TenantRequest, lead_id: int, payload: LeadPatch) -> dict[str, Any]:
+    data = payload.dict(exclude_unset=True)
+    for required in ("name", "kind", "status"):
+        if required in data and data[required] is None:
+            raise FieldInvalid(f"{required} cannot be null.", field=required)
+    lead = _reload(request, lead_id)
+    lead_update(tenant=request.tenant, actor=request.membership, lead=lead, data=data)
+    return lead_out(_reload(request, lead_id))
+
+
+def _reload(request: TenantRequest, lead_id: int) -> Lead:
+    return lead_get(tenant=request.tenant, membership=request.membership, lead_id=lead_id)

@@ -1,0 +1,8 @@
+"""Leads app."""
+
+from django.apps import AppConfig
+
+
+class LeadsConfig(AppConfig):
+    name = "leadsea.leads"
+    label = "leads"

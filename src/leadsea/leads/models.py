@@ -1,0 +1,75 @@
+"""Leads: a POI (merchant store) or a brand that the field team works, with tags and custom fields."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from leadsea.core.models import TenantModel, tenant_unique
+
+
+class Lead(TenantModel):
+    class Kind(models.TextChoices):
+        POI = "poi", _("Store (POI)")
+        BRAND = "brand", _("Brand")
+
+    class Status(models.TextChoices):
+        NEW = "new", _("New")
+        FOLLOWING = "following", _("Following up")
+        SIGNED = "signed", _("Signed")
+        INVALID = "invalid", _("Invalid")
+
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.POI)
+    name = models.CharField(max_length=200)
+    branch_name = models.CharField(max_length=100, blank=True)
+    category = models.CharField(max_length=100, blank=True)
+    address = models.CharField(max_length=300, blank=True)
+    province = models.CharField(max_length=50, blank=True)
+    city = models.CharField(max_length=50, blank=True)
+    district = models.CharField(max_length=50, blank=True)
+    phone = models.CharField(max_length=20, blank=True)  # the primary phone, E.164
+    phones = models.JSONField(default=list, blank=True)  # all phones, E.164, primary first
+    lat = models.FloatField(null=True, blank=True)  # WGS-84
+    lng = models.FloatField(null=True, blank=True)
+    source_channel = models.CharField(max_length=40, blank=True)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.NEW)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    custom_data = models.JSONField(default=dict, blank=True)
+    # Lower-cased, width-folded name + branch + address + phone digits: the `q` search is one LIKE on it.
+    search_text = models.TextField(blank=True, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [tenant_unique("lead")]
+        indexes = [
+            models.Index(fields=["tenant", "owner", "-updated_at"], name="lead_tenant_owner_idx"),
+            models.Index(fields=["tenant", "city", "-updated_at"], name="lead_tenant_city_idx"),
+            models.Index(fields=["tenant", "status", "-updated_at"], name="lead_tenant_status_idx"),
+            models.Index(fields=["tenant", "-updated_at"], name="lead_tenant_updated_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name}（{self.branch_name}）" if self.branch_name else self.name
+
+    @property
+    def display_name(self) -> str:
+        return str(self)
+
+
+class LeadTag(TenantModel):
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="tag_rows")
+    tag = models.CharField(max_length=50)
+
+    class Meta:
+        constraints = [
+            tenant_unique("leadtag"),
+            models.UniqueConstraint(fields=["tenant", "lead", "tag"], name="leadtag_uniq"),
+        ]
+        indexes = [models.Index(fields=["tenant", "tag", "lead"], name="leadtag_tenant_tag_idx")]

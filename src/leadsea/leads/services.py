@@ -1,0 +1,236 @@
+"""Writes on leads: create and update, each one transaction with its audit row."""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+from typing import Any
+
+from django.db import transaction
+
+from leadsea.audit.services import change_record, changed_fields
+from leadsea.core import clock
+from leadsea.core.errors import FieldInvalid, Forbidden
+from leadsea.leads.models import Lead, LeadTag
+from leadsea.leads.normalize import clean_text, fold_text, normalize_phone, phone_search_forms
+from leadsea.metadata.services import custom_data_validate
+from leadsea.tenancy.models import Membership, Tenant
+from leadsea.tenancy.selectors import member_in_scope
+
+TEXT_FIELDS = {
+    "name": 200,
+    "branch_name": 100,
+    "category": 100,
+    "address": 300,
+    "province": 50,
+    "city": 50,
+    "district": 50,
+    "source_channel": 40,
+}
+EDITABLE = set(TEXT_FIELDS) | {"kind", "status", "phone", "phones", "lat", "lng", "tags", "custom_fields"}
+MAX_TAGS = 30
+
+
+def lead_snapshot(lead: Lead, tags: list[str] | None = None) -> dict[str, Any]:
+    """The lead as the audit log records it."""
+    data: dict[str, Any] = {f: getattr(lead, f) for f in TEXT_FIELDS}
+    data.update(
+        kind=lead.kind,
+        status=lead.status,
+        phones=list(lead.phones),
+        lat=lead.lat,
+        lng=lead.lng,
+        owner=lead.owner_id,
+        custom_fields=dict(lead.custom_data),
+    )
+    if tags is not None:
+        data["tags"] = tags
+    return data
+
+
+def _clean_tags(value: Any) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(t, str) for t in value):
+        raise FieldInvalid("tags must be a list of strings.", field="tags")
+    tags: list[str] = []
+    for raw in value:
+        tag = clean_text(raw)
+        if not tag:
+            continue
+        if len(tag) > 50:
+            raise FieldInvalid(f"Tag {tag[:20]}... is longer than 50 characters.", field="tags")
+        if tag not in tags:
+            tags.append(tag)
+    if len(tags) > MAX_TAGS:
+        raise FieldInvalid(f"A lead has at most {MAX_TAGS} tags.", field="tags")
+    return tags
+
+
+def _clean_phones(phone: Any, phones: Any) -> list[str]:
+    result: list[str] = []
+    raw_list: list[Any] = []
+    if phone not in (None, ""):
+        raw_list.append(phone)
+    if phones is not None:
+        if not isinstance(phones, list):
+            raise FieldInvalid("phones must be a list.", field="phones")
+        raw_list.extend(phones)
+    for i, raw in enumerate(raw_list):
+        if not isinstance(raw, str):
+            raise FieldInvalid("A phone must be a string.", field="phone" if i == 0 and phone else "phones")
+        if not raw.strip():
+            continue
+        e164 = normalize_phone(raw, field="phone" if i == 0 and phone else "phones")
+        if e164 not in result:
+            result.append(e164)
+    return result
+
+
+def _clean_coordinate(name: str, value: Any, limit: float) -> float | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        raise FieldInvalid(f"{name} must be a number.", field=name)
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise FieldInvalid(f"{name} must be a number.", field=name)
+    if not math.isfinite(number) or not -limit <= number <= limit:
+        raise FieldInvalid(f"{name} must lie between -{limit:g} and {limit:g}.", field=name)
+    return number
+
+
+def _apply(lead: Lead, data: dict[str, Any], *, tenant: Tenant) -> list[str] | None:
+    """Validate `data` onto `lead` (unsaved); return the new tag list when tags were given."""
+    unknown = set(data) - EDITABLE
+    if unknown:
+        field = sorted(unknown)[0]
+        raise FieldInvalid(f"{field} cannot be set here.", code="unknown_field", field=field)
+    for field, limit in TEXT_FIELDS.items():
+        if field in data:
+            value = data[field]
+            if value is not None and not isinstance(value, str):
+                raise FieldInvalid(f"{field} must be a string.", field=field)
+            value = clean_text(value)
+            if len(value) > limit:
+                raise FieldInvalid(f"{field} is longer than {limit} characters.", field=field)
+            setattr(lead, field, value)
+    if not lead.name:
+        raise FieldInvalid("name is required.", code="required", field="name")
+    if "kind" in data:
+        if data["kind"] not in Lead.Kind.values:
+            raise FieldInvalid(f"kind must be one of {', '.join(Lead.Kind.values)}.", field="kind")
+        lead.kind = data["kind"]
+    if "status" in data:
+        if data["status"] not in Lead.Status.values:
+            raise FieldInvalid(f"status must be one of {', '.join(Lead.Status.values)}.", field="status")
+        lead.status = data["status"]
+    if "phone" in data or "phones" in data:
+        phone = data.get("phone")
+        phones = data.get("phones")
+        if "phones" not in data:  # replacing the primary keeps the others
+            phones = [p for p in lead.phones[1:]]
+        lead.phones = _clean_phones(phone, phones)
+        lead.phone = lead.phones[0] if lead.phones else ""
+    if "lat" in data:
+        lead.lat = _clean_coordinate("lat", data["lat"], 90)
+    if "lng" in data:
+        lead.lng = _clean_coordinate("lng", data["lng"], 180)
+    if (lead.lat is None) != (lead.lng is None):
+        field = "lng" if lead.lng is None else "lat"
+        raise FieldInvalid("lat and lng go together.", field=field)
+    if "custom_fields" in data:
+        lead.custom_data = custom_data_validate(
+            tenant=tenant, data=data["custom_fields"], existing=None if lead.pk is None else lead.custom_data
+        )
+    elif lead.pk is None:
+        lead.custom_data = custom_data_validate(tenant=tenant, data={})
+    lead.search_text = " ".join(
+        [fold_text(lead.name), fold_text(lead.branch_name), fold_text(lead.address)]
+        + [phone_search_forms(p) for p in lead.phones]
+    )
+    return _clean_tags(data["tags"]) if "tags" in data else None
+
+
+def _set_tags(lead: Lead, tags: list[str]) -> None:
+    current = set(LeadTag.objects.filter(tenant_id=lead.tenant_id, lead=lead).values_list("tag", flat=True))
+    LeadTag.objects.filter(tenant_id=lead.tenant_id, lead=lead, tag__in=current - set(tags)).delete()
+    LeadTag.objects.bulk_create(
+        [LeadTag(tenant_id=lead.tenant_id, lead=lead, tag=t) for t in tags if t not in current]
+    )
+
+
+def _tags_of(lead: Lead) -> list[str]:
+    return sorted(LeadTag.objects.filter(tenant_id=lead.tenant_id, lead=lead).values_list("tag", flat=True))
+
+
+def can_edit(*, membership: Membership, lead: Lead) -> bool:
+    """Whoever may see a lead may edit its details; ownership changes go through the pool services."""
+    if lead.owner_id is None or membership.sees_whole_tenant or lead.owner_id == membership.user_id:
+        return True
+    if membership.role == Membership.Role.BD:
+        return False
+    return member_in_scope(tenant=membership.tenant, actor=membership, user_id=lead.owner_id) is not None
+
+
+@transaction.atomic
+def lead_create(
+    *,
+    tenant: Tenant,
+    actor: Membership,
+    data: dict[str, Any],
+    owner_id: int | None = None,
+    now: datetime | None = None,
+) -> Lead:
+    now = now or clock.now()
+    lead = Lead(tenant=tenant, created_by=actor.user, created_at=now, updated_at=now)
+    tags = _apply(lead, data, tenant=tenant) or []
+    if owner_id is not None:
+        if actor.role == Membership.Role.BD and owner_id != actor.user_id:
+            raise Forbidden("A BD can only create leads for themselves.", field="owner")
+        if member_in_scope(tenant=tenant, actor=actor, user_id=owner_id) is None:
+            raise FieldInvalid(
+                "owner is not a member you may assign to.", code="invalid_owner", field="owner"
+            )
+        lead.owner_id = owner_id
+    lead.save()
+    _set_tags(lead, tags)
+    change_record(
+        tenant=tenant,
+        actor=actor.user,
+        action="lead.create",
+        obj=lead,
+        before=None,
+        after=lead_snapshot(lead, tags),
+        now=now,
+    )
+    return lead
+
+
+@transaction.atomic
+def lead_update(
+    *, tenant: Tenant, actor: Membership, lead: Lead, data: dict[str, Any], now: datetime | None = None
+) -> Lead:
+    now = now or clock.now()
+    # Re-read under a row lock so two concurrent edits serialize and each audit row's "before" is true.
+    locked = Lead.objects.select_for_update().get(tenant=tenant, pk=lead.pk)
+    if not can_edit(membership=actor, lead=locked):
+        raise Forbidden("You may not edit this lead.")
+    before = lead_snapshot(locked, _tags_of(locked))
+    tags = _apply(locked, data, tenant=tenant)
+    if tags is not None:
+        _set_tags(locked, tags)
+    after = lead_snapshot(locked, tags if tags is not None else before["tags"])
+    diff_before, diff_after = changed_fields(before, after)
+    if diff_after:
+        locked.updated_at = now
+        locked.save()
+        change_record(
+            tenant=tenant,
+            actor=actor.user,
+            action="lead.update",
+            obj=locked,
+            before=diff_before,
+            after=diff_after,
+            now=now,
+        )
+    return locked

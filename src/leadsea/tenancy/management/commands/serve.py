@@ -1,0 +1,55 @@
+"""leadsea serve: the production-grade HTTP server (gunicorn, threaded workers) with static files."""
+
+from __future__ import annotations
+
+import multiprocessing
+from typing import Any
+
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+from gunicorn.app.base import BaseApplication
+
+
+class _Server(BaseApplication):  # type: ignore[misc]
+    def __init__(self, options: dict[str, Any]):
+        self.options = options
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self.options.items():
+            self.cfg.set(key, value)
+
+    def load(self) -> Any:
+        from leadsea.wsgi import application
+
+        return application
+
+
+class Command(BaseCommand):
+    help = "Serve the web workbench and the API (gunicorn with threaded workers; static files by WhiteNoise)."
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--port", type=int, default=8000)
+        parser.add_argument("--workers", type=int, default=min(4, multiprocessing.cpu_count() + 1))
+        parser.add_argument("--threads", type=int, default=8)
+        parser.add_argument("--no-migrate", action="store_true", help="Do not migrate the database first.")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if not options["no_migrate"]:
+            call_command("migrate", interactive=False, verbosity=0)
+        call_command("collectstatic", interactive=False, verbosity=0)
+        bind = f"{options['host']}:{options['port']}"
+        self.stdout.write(self.style.SUCCESS(f"leadsea serving on http://{bind}/ (Ctrl-C stops)"))
+        _Server(
+            {
+                "bind": bind,
+                "workers": options["workers"],
+                "threads": options["threads"],
+                "worker_class": "gthread",
+                "timeout": 60,
+                "graceful_timeout": 10,
+                "accesslog": "-",
+                "preload_app": False,
+            }
+        ).run()

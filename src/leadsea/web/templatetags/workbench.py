@@ -1,0 +1,19 @@
+"""Small template filters for the workbench."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import template
+
+register = template.Library()
+
+
+@register.filter
+def get_item(mapping: Any, key: str) -> Any:
+    return mapping.get(key) if isinstance(mapping, dict) else None
+
+
+@register.filter
+def join_if_list(value: Any) -> Any:
+    return "、".join(str(v) for v in value) if isinstance(value, list) else value

@@ -55,6 +55,8 @@ INSTALLED_APPS = [
     "leadsea.audit",
     "leadsea.metadata",
     "leadsea.leads",
+    "leadsea.pools",
+    "leadsea.pipeline",
     "leadsea.web",
 ]
 

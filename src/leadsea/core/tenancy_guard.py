@@ -16,6 +16,10 @@ from typing import Any
 
 _exempt: contextvars.ContextVar[bool] = contextvars.ContextVar("leadsea_unscoped", default=False)
 _TABLE_RE = re.compile(r'\b(?:FROM|JOIN|UPDATE)\s+"?([A-Za-z0-9_]+)"?', re.IGNORECASE)
+# A tenant filter is a predicate on tenant_id in the WHERE part: the select list of every model query and
+# the SET list of every save() name the column too, and a JOIN's ON clause is no filter.
+_WHERE_RE = re.compile(r"\bWHERE\b", re.IGNORECASE)
+_TENANT_PREDICATE_RE = re.compile(r'\btenant_id"?\s*(?:=|IN\b)', re.IGNORECASE)
 
 
 class UnscopedQueryError(AssertionError):
@@ -49,8 +53,13 @@ def check_sql(sql: str) -> None:
     if head.startswith("DELETE") and " WHERE " not in sql.upper():
         return  # test-database flush; application code never deletes a whole table
     tables = set(_TABLE_RE.findall(sql)) & tenant_tables()
-    if tables and "tenant_id" not in sql:
+    if tables and not _has_tenant_filter(sql):
         raise UnscopedQueryError(f"query on {sorted(tables)} without a tenant filter: {sql[:300]}")
+
+
+def _has_tenant_filter(sql: str) -> bool:
+    where = _WHERE_RE.search(sql)
+    return where is not None and _TENANT_PREDICATE_RE.search(sql, where.end()) is not None
 
 
 def _guard(execute: Callable[..., Any], sql: str, params: Any, many: bool, context: Any) -> Any:

@@ -8,10 +8,12 @@ from typing import Any
 from ninja import Query, Router, Schema, Status
 from pydantic import Field
 
+from leadsea.core import clock
 from leadsea.core.errors import FieldInvalid
 from leadsea.leads.models import Lead
 from leadsea.leads.selectors import lead_get, leads_search
 from leadsea.leads.services import lead_create, lead_update
+from leadsea.pools.rules import is_private
 from leadsea.tenancy.http import TenantRequest
 
 router = Router(tags=["leads"])
@@ -34,7 +36,16 @@ class LeadOut(Schema):
     lng: float | None
     source_channel: str
     status: str
-    owner: int | None
+    owner: int | None = Field(description="User id of the private owner; null in the public sea")
+    sea: str = Field(description="public or private")
+    pool_id: int
+    expires_at: datetime | None = Field(description="When the lead drops back to the public sea")
+    expiry_clock: str | None = Field(description="The clock that binds: protection, no_visit or no_progress")
+    locked: bool
+    stage: str | None
+    claimed_at: datetime | None
+    last_visit_at: datetime | None
+    signed_at: datetime | None
     tags: list[str]
     custom_fields: dict[str, Any]
     created_at: datetime
@@ -58,7 +69,10 @@ class LeadIn(Schema):
     status: str = "new"
     tags: list[str] = Field(default_factory=list)
     custom_fields: dict[str, Any] = Field(default_factory=dict)
-    owner: int | None = Field(None, description="User id; a BD may only name themselves.")
+    owner: int | None = Field(
+        None, description="User id: claims (yourself) or assigns (a supervisor) on create"
+    )
+    pool_id: int | None = Field(None, description="Defaults to the tenant's default pool")
 
 
 class LeadPatch(Schema):
@@ -95,12 +109,16 @@ class LeadFilters(Schema):
     tag: str | None = None
     status: str | None = None
     owner: str | None = Field(None, description="User id, 'me' or 'none'")
-    ordering: str = Field("updated", description="updated, -updated, created or name")
+    sea: str | None = Field(None, description="public, private (yours, or owner=...) or all")
+    pool: int | None = Field(None, description="Pool id")
+    stage: str | None = Field(None, description="Stage key")
+    ordering: str = Field("updated", description="updated, -updated, created, name or expires")
     page: int = Field(1, ge=1)
     page_size: int = Field(50, ge=1, le=MAX_PAGE_SIZE)
 
 
-def lead_out(lead: Lead) -> dict[str, Any]:
+def lead_out(lead: Lead, now: datetime | None = None) -> dict[str, Any]:
+    private = is_private(lead, now or clock.now())
     return {
         "id": lead.pk,
         "kind": lead.kind,
@@ -117,7 +135,16 @@ def lead_out(lead: Lead) -> dict[str, Any]:
         "lng": lead.lng,
         "source_channel": lead.source_channel,
         "status": lead.status,
-        "owner": lead.owner_id,
+        "owner": lead.owner_id if private else None,
+        "sea": "private" if private else "public",
+        "pool_id": lead.pool_id,
+        "expires_at": lead.expires_at if private else None,
+        "expiry_clock": (lead.expiry_clock or None) if private else None,
+        "locked": lead.locked and private,
+        "stage": lead.stage.key if lead.stage_id and lead.stage else None,
+        "claimed_at": lead.claimed_at if private else None,
+        "last_visit_at": lead.last_visit_at,
+        "signed_at": lead.signed_at,
         "tags": [t.tag for t in lead.tag_rows.all()],
         "custom_fields": lead.custom_data,
         "created_at": lead.created_at,
@@ -144,14 +171,18 @@ def list_leads(request: TenantRequest, filters: Query[LeadFilters]) -> dict[str,
         tag=filters.tag,
         status=filters.status,
         owner=filters.owner,
+        sea=filters.sea,
+        pool=filters.pool,
+        stage=filters.stage,
         custom_filters=_custom_filters(request),
         ordering=filters.ordering,
     )
     start = (filters.page - 1) * filters.page_size
     items = list(qs[start : start + filters.page_size])
     count = qs.count() if items or filters.page > 1 else 0
+    now = clock.now()
     return {
-        "items": [lead_out(x) for x in items],
+        "items": [lead_out(x, now) for x in items],
         "count": count,
         "page": filters.page,
         "page_size": filters.page_size,
@@ -161,12 +192,9 @@ def list_leads(request: TenantRequest, filters: Query[LeadFilters]) -> dict[str,
 @router.post("", response={201: LeadOut}, summary="Create a lead")
 def create_lead(request: TenantRequest, payload: LeadIn) -> Status:
     data = payload.dict()
-    owner = data.pop("owner")
+    owner, pool_id = data.pop("owner"), data.pop("pool_id")
     lead = lead_create(
-        tenant=request.tenant,
-        actor=request.membership,
-        data=data,
-        owner_id=owner,
+        tenant=request.tenant, actor=request.membership, data=data, owner_id=owner, pool_id=pool_id
     )
     return Status(201, lead_out(_reload(request, lead.pk)))
 

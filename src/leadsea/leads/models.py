@@ -38,6 +38,26 @@ class Lead(TenantModel):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     custom_data = models.JSONField(default=dict, blank=True)
+    # Pool state (the pools app maintains it). A lead is private while it has an owner and expires_at is null
+    # (locked or signed) or in the future; once expires_at is past it reads as public even before the sweep.
+    pool = models.ForeignKey("pools.Pool", on_delete=models.PROTECT, related_name="leads")
+    stage = models.ForeignKey(
+        "pipeline.Stage", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    last_visit_at = models.DateTimeField(null=True, blank=True)  # last verified visit
+    last_progress_at = models.DateTimeField(null=True, blank=True)  # last stage advance
+    protection_until = models.DateTimeField(null=True, blank=True)  # claim + protection_days + extensions
+    visit_due_at = models.DateTimeField(null=True, blank=True)  # no-visit clock deadline
+    progress_due_at = models.DateTimeField(null=True, blank=True)  # no-progress clock deadline
+    expires_at = models.DateTimeField(null=True, blank=True)  # the earliest of the three
+    expiry_clock = models.CharField(
+        max_length=12, blank=True
+    )  # which clock binds: protection|no_visit|no_progress
+    self_extensions_used = models.PositiveSmallIntegerField(default=0)
+    extension_days = models.PositiveIntegerField(default=0)  # all granted extensions since the claim
+    locked = models.BooleanField(default=False)
+    signed_at = models.DateTimeField(null=True, blank=True)
     # Lower-cased, width-folded name + branch + address + phone digits: the `q` search is one LIKE on it.
     search_text = models.TextField(blank=True, editable=False)
     created_by = models.ForeignKey(
@@ -53,6 +73,10 @@ class Lead(TenantModel):
             models.Index(fields=["tenant", "city", "-updated_at"], name="lead_tenant_city_idx"),
             models.Index(fields=["tenant", "status", "-updated_at"], name="lead_tenant_status_idx"),
             models.Index(fields=["tenant", "-updated_at"], name="lead_tenant_updated_idx"),
+            models.Index(fields=["tenant", "pool", "owner", "expires_at"], name="lead_pool_owner_idx"),
+            models.Index(
+                fields=["expires_at"], name="lead_expiring_idx", condition=models.Q(owner__isnull=False)
+            ),
         ]
 
     def __str__(self) -> str:

@@ -4,19 +4,24 @@ subtree's and unowned ones, hq and admin the whole tenant."""
 from __future__ import annotations
 
 import json
+from datetime import datetime
 
 from django.db.models import Prefetch, Q, QuerySet
 from django.db.models.fields.json import KeyTextTransform
 
+from leadsea.core import clock
 from leadsea.core.errors import FieldInvalid, NotFound
 from leadsea.leads.models import Lead, LeadTag
 from leadsea.leads.normalize import search_query_terms
 from leadsea.metadata.models import FieldDefinition
 from leadsea.metadata.selectors import field_definitions
+from leadsea.pools.rules import is_private
+from leadsea.pools.selectors import live_q, pool_ids_of, public_q
 from leadsea.tenancy.models import Membership, Tenant
 from leadsea.tenancy.selectors import subtree_user_ids
 
 ORDERINGS = {
+    "expires": ("expires_at", "id"),
     "updated": ("-updated_at", "-id"),
     "-updated": ("updated_at", "id"),
     "created": ("-created_at", "-id"),
@@ -24,26 +29,31 @@ ORDERINGS = {
 }
 
 
-def leads_visible(*, tenant: Tenant, membership: Membership) -> QuerySet[Lead]:
+def leads_visible(*, tenant: Tenant, membership: Membership, now: datetime | None = None) -> QuerySet[Lead]:
+    """A BD sees the public sea of their pools and their own private sea; a manager also the private seas
+    of their org subtree; hq and admin everything. A lead past its deadline reads as public."""
     qs = Lead.objects.filter(tenant=tenant)
     if membership.sees_whole_tenant:
         return qs
+    now = now or clock.now()
+    public = public_q(now) & Q(pool_id__in=pool_ids_of(tenant=tenant, membership=membership))
+    mine = live_q(now) & Q(owner_id=membership.user_id)
     if membership.role == Membership.Role.BD:
-        return qs.filter(Q(owner__isnull=True) | Q(owner_id=membership.user_id))
+        return qs.filter(public | mine)
     team = subtree_user_ids(tenant=tenant, org_unit=membership.org_unit)
-    return qs.filter(Q(owner__isnull=True) | Q(owner_id=membership.user_id) | Q(owner_id__in=team))
+    return qs.filter(public | mine | (live_q(now) & Q(owner_id__in=team)))
 
 
 def with_tags(qs: QuerySet[Lead], *, tenant: Tenant) -> QuerySet[Lead]:
-    return qs.select_related("owner").prefetch_related(
+    return qs.select_related("owner", "pool", "stage").prefetch_related(
         Prefetch("tag_rows", queryset=LeadTag.objects.filter(tenant=tenant).order_by("tag"))
     )
 
 
-def lead_get(*, tenant: Tenant, membership: Membership, lead_id: int) -> Lead:
+def lead_get(*, tenant: Tenant, membership: Membership, lead_id: int, now: datetime | None = None) -> Lead:
     """One lead in the caller's scope; another tenant's or an out-of-scope id is simply not found."""
     lead = (
-        with_tags(leads_visible(tenant=tenant, membership=membership), tenant=tenant)
+        with_tags(leads_visible(tenant=tenant, membership=membership, now=now), tenant=tenant)
         .filter(pk=lead_id)
         .first()
     )
@@ -82,10 +92,26 @@ def leads_search(
     tag: str | None = None,
     status: str | None = None,
     owner: str | None = None,
+    sea: str | None = None,
+    pool: int | None = None,
+    stage: str | None = None,
     custom_filters: dict[str, str] | None = None,
     ordering: str = "updated",
 ) -> QuerySet[Lead]:
-    qs = leads_visible(tenant=tenant, membership=membership)
+    now = clock.now()
+    qs = leads_visible(tenant=tenant, membership=membership, now=now)
+    if sea == "public":
+        qs = qs.filter(public_q(now))
+    elif sea == "private":
+        qs = qs.filter(live_q(now))
+        if not owner:
+            owner = "me"  # private means mine; supervisors name another owner with owner=
+    elif sea not in (None, "", "all"):
+        raise FieldInvalid("sea must be public, private or all.", field="sea")
+    if pool is not None:
+        qs = qs.filter(pool_id=pool)
+    if stage:
+        qs = qs.filter(stage__key=stage, stage__tenant=tenant)
     if q and q.strip():
         qs = qs.filter(search_text__contains=search_query_terms(q))
     if city:
@@ -98,11 +124,11 @@ def leads_search(
         qs = qs.filter(pk__in=LeadTag.objects.filter(tenant=tenant, tag=tag).values("lead_id"))
     if owner:
         if owner == "me":
-            qs = qs.filter(owner_id=membership.user_id)
+            qs = qs.filter(live_q(now), owner_id=membership.user_id)
         elif owner == "none":
-            qs = qs.filter(owner__isnull=True)
+            qs = qs.filter(public_q(now))
         elif owner.isdigit():
-            qs = qs.filter(owner_id=int(owner))
+            qs = qs.filter(live_q(now), owner_id=int(owner))
         else:
             raise FieldInvalid("owner must be a user id, 'me' or 'none'.", field="owner")
     if custom_filters:
@@ -119,6 +145,11 @@ def leads_search(
     if ordering not in ORDERINGS:
         raise FieldInvalid(f"ordering must be one of {', '.join(ORDERINGS)}.", field="ordering")
     return with_tags(qs.order_by(*ORDERINGS[ordering]), tenant=tenant)
+
+
+def effective_owner_id(lead: Lead, now: datetime | None = None) -> int | None:
+    """The owner as users see it: none once the lead's deadline has passed, even before the sweep."""
+    return lead.owner_id if is_private(lead, now or clock.now()) else None
 
 
 def lead_cities(*, tenant: Tenant) -> list[str]:

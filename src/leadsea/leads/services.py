@@ -123,6 +123,10 @@ def _apply(lead: Lead, data: dict[str, Any], *, tenant: Tenant) -> list[str] | N
     if "status" in data:
         if data["status"] not in Lead.Status.values:
             raise FieldInvalid(f"status must be one of {', '.join(Lead.Status.values)}.", field="status")
+        if data["status"] == Lead.Status.SIGNED and lead.signed_at is None:
+            raise FieldInvalid(
+                "A lead is signed by moving it to a won stage.", code="use_stage", field="status"
+            )
         lead.status = data["status"]
     if "phone" in data or "phones" in data:
         phone = data.get("phone")
@@ -179,11 +183,30 @@ def lead_create(
     actor: Membership,
     data: dict[str, Any],
     owner_id: int | None = None,
+    pool_id: int | None = None,
     now: datetime | None = None,
 ) -> Lead:
+    """Create a lead in a pool (the tenant's default unless given). With an owner it goes straight to a
+    private sea through the pool engine: a claim when the owner is the creator, else an assignment."""
+    from leadsea.pools.models import Pool
+    from leadsea.pools.selectors import pool_ids_of
+    from leadsea.pools.services import lead_assign, lead_claim
+
     now = now or clock.now()
-    lead = Lead(tenant=tenant, created_by=actor.user, created_at=now, updated_at=now)
-    tags = _apply(lead, data, tenant=tenant) or []
+    if pool_id is None:
+        pool = Pool.objects.filter(tenant=tenant, is_default=True).first()
+    else:
+        pool = Pool.objects.filter(tenant=tenant, pk=pool_id).first()
+        if (
+            pool is not None
+            and not actor.sees_whole_tenant
+            and pool.pk not in pool_ids_of(tenant=tenant, membership=actor)
+        ):
+            pool = None
+        if pool is None:
+            raise FieldInvalid("No such pool.", code="invalid_pool", field="pool_id")
+    if pool is None:
+        raise FieldInvalid("This tenant has no default pool.", code="invalid_pool", field="pool_id")
     if owner_id is not None:
         if actor.role == Membership.Role.BD and owner_id != actor.user_id:
             raise Forbidden("A BD can only create leads for themselves.", field="owner")
@@ -191,7 +214,8 @@ def lead_create(
             raise FieldInvalid(
                 "owner is not a member you may assign to.", code="invalid_owner", field="owner"
             )
-        lead.owner_id = owner_id
+    lead = Lead(tenant=tenant, pool=pool, created_by=actor.user, created_at=now, updated_at=now)
+    tags = _apply(lead, data, tenant=tenant) or []
     lead.save()
     _set_tags(lead, tags)
     change_record(
@@ -203,6 +227,10 @@ def lead_create(
         after=lead_snapshot(lead, tags),
         now=now,
     )
+    if owner_id == actor.user_id:
+        lead = lead_claim(tenant=tenant, actor=actor, lead_id=lead.pk, now=now)
+    elif owner_id is not None:
+        lead = lead_assign(tenant=tenant, actor=actor, lead_id=lead.pk, user_id=owner_id, now=now)
     return lead
 
 

@@ -67,6 +67,11 @@ def tenant_create(
         time_zone=_time_zone(time_zone),
     )
     root = org_unit_create(tenant=tenant, name=name.strip(), kind=OrgUnit.Kind.HQ, parent=None, now=now)
+    from leadsea.pipeline.services import pipeline_create_default
+    from leadsea.pools.services import pool_create_default
+
+    pool_create_default(tenant=tenant, root=root, now=now)
+    pipeline_create_default(tenant=tenant)
     change_record(
         tenant=tenant,
         actor=actor,

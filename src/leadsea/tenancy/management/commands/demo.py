@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import random
 import secrets
+from datetime import timedelta
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -14,11 +15,16 @@ from django.db import transaction
 
 from leadsea.audit.models import ChangeLog
 from leadsea.core import clock
+from leadsea.core.tenancy_guard import unscoped
 from leadsea.leads.demo_data import generate_pois
 from leadsea.leads.models import Lead, LeadTag
 from leadsea.leads.normalize import fold_text, phone_search_forms
 from leadsea.leads.services import lead_snapshot
 from leadsea.metadata.services import field_definition_create
+from leadsea.pipeline.models import Stage
+from leadsea.pools import rules
+from leadsea.pools.models import LedgerEntry
+from leadsea.pools.selectors import default_pool
 from leadsea.tenancy.models import Membership, OrgUnit, Tenant
 from leadsea.tenancy.services import org_root, org_unit_create, tenant_create, user_create
 
@@ -71,7 +77,13 @@ class Command(BaseCommand):
         passwords = self._reset_passwords(tenant)
         self.stdout.write(self.style.SUCCESS(f"Demo tenant '{SLUG}' ({tenant.name}) is ready. Log in with:"))
         for username, password in passwords:
-            self.stdout.write(f"  tenant={SLUG}  username={username:<8} password={password}")
+            if password is None:
+                self.stdout.write(
+                    f"  tenant={SLUG}  username={username:<8} (a person of another tenant too: "
+                    "their own password is left as it is)"
+                )
+            else:
+                self.stdout.write(f"  tenant={SLUG}  username={username:<8} password={password}")
 
     @transaction.atomic
     def _create(self, n: int, seed: int) -> Tenant:
@@ -114,6 +126,8 @@ class Command(BaseCommand):
                 "user_id", flat=True
             )
         )
+        pool = default_pool(tenant=tenant)
+        stages = list(Stage.objects.filter(tenant=tenant, kind=Stage.Kind.OPEN))
         rng = random.Random(seed)
         leads: list[Lead] = []
         tag_lists: list[tuple[str, ...]] = []
@@ -127,6 +141,7 @@ class Command(BaseCommand):
             owner = rng.choice(bds) if rng.random() < 0.08 else None
             lead = Lead(
                 tenant=tenant,
+                pool=pool,
                 kind=Lead.Kind.POI,
                 name=poi.name,
                 branch_name=poi.branch_name,
@@ -143,6 +158,7 @@ class Command(BaseCommand):
                 custom_data=custom,
                 owner_id=owner,
                 status=Lead.Status.FOLLOWING if owner else Lead.Status.NEW,
+                stage=rng.choice(stages) if owner and rng.random() < 0.5 else None,
                 created_at=now,
                 updated_at=now,
             )
@@ -154,6 +170,22 @@ class Command(BaseCommand):
                     phone_search_forms(poi.phone),
                 ]
             )
+            if owner:
+                # Claimed 1 to 40 days ago; some visited since: a realistic spread of time to drop.
+                claimed = now - timedelta(days=rng.randint(1, 40), hours=rng.randint(0, 23))
+                lead.claimed_at = claimed
+                rules.apply(lead, rules.on_claim(pool, claimed))
+                if rng.random() < 0.6:
+                    visited = claimed + (now - claimed) * rng.random()
+                    lead.last_visit_at = visited
+                    rules.apply(lead, rules.on_visit(lead, pool, visited))
+                if lead.stage is not None:
+                    lead.last_progress_at = claimed + timedelta(days=1)
+                    rules.apply(lead, rules.on_progress(lead, pool, lead.last_progress_at))
+                if lead.expires_at is not None and lead.expires_at <= now:  # keep the demo's seas consistent
+                    rules.apply(
+                        lead, rules.on_extend(lead, (now - lead.expires_at).days + rng.randint(1, 10))
+                    )
             leads.append(lead)
             tag_lists.append(poi.tags)
         Lead.objects.bulk_create(leads, batch_size=500)
@@ -182,15 +214,40 @@ class Command(BaseCommand):
             ],
             batch_size=1000,
         )
+        LedgerEntry.objects.bulk_create(
+            [
+                LedgerEntry(
+                    tenant=tenant,
+                    lead=lead,
+                    pool=pool,
+                    action=LedgerEntry.Action.CLAIM,
+                    actor_id=lead.owner_id,
+                    from_owner=None,
+                    to_owner_id=lead.owner_id,
+                    clocks=rules.clocks_of(lead),
+                    request_id="demo",
+                    created_at=lead.claimed_at or now,
+                )
+                for lead in leads
+                if lead.owner_id
+            ],
+            batch_size=1000,
+        )
         self.stdout.write(f"Loaded {len(leads)} POIs around Beijing Guomao.")
         return tenant
 
-    def _reset_passwords(self, tenant: Tenant) -> list[tuple[str, str]]:
-        result = []
+    def _reset_passwords(self, tenant: Tenant) -> list[tuple[str, str | None]]:
+        result: list[tuple[str, str | None]] = []
         User = get_user_model()
         for username, *_ in USERS:
             user = User.objects.filter(username=username).first()
             if user is None or not Membership.objects.filter(tenant=tenant, user=user).exists():
+                continue
+            # Usernames are global: a person who also belongs to another tenant keeps their password.
+            with unscoped():
+                elsewhere = Membership.objects.filter(user=user).exclude(tenant=tenant).exists()
+            if elsewhere:
+                result.append((username, None))
                 continue
             password = f"{username}-{secrets.token_hex(3)}"
             user.set_password(password)

@@ -1,0 +1,154 @@
+"""Reads on pools: membership, policy, a user's holdings, the ledger, leads about to drop."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db.models import Q, QuerySet
+
+from leadsea.core import clock
+from leadsea.core.errors import NotFound
+from leadsea.leads.models import Lead
+from leadsea.pools.models import LedgerEntry, Pool, PoolMember
+from leadsea.tenancy.models import Membership, Tenant
+
+
+def public_q(now: datetime) -> Q:
+    """Unowned, or owned but past its deadline (reads are right even before the sweep runs)."""
+    return Q(owner__isnull=True) | Q(expires_at__lte=now)
+
+
+def live_q(now: datetime) -> Q:
+    """Owned and still protected (locked and signed leads have no deadline)."""
+    return Q(owner__isnull=False) & (Q(expires_at__isnull=True) | Q(expires_at__gt=now))
+
+
+def pool_ids_of(*, tenant: Tenant, membership: Membership) -> list[int]:
+    """Pools a member belongs to: listed directly, or through an org unit at or above theirs. A supervisor
+    (manager, ops) also works the pools of the units below them."""
+    path = membership.org_unit.path if membership.org_unit_id and membership.org_unit else None
+    supervisor = membership.role in (Membership.Role.MANAGER, Membership.Role.OPS)
+    ids = set()
+    for pool_id, unit_path, user_id in PoolMember.objects.filter(tenant=tenant).values_list(
+        "pool_id", "org_unit__path", "user_id"
+    ):
+        if user_id == membership.user_id or (
+            unit_path and path and (path.startswith(unit_path) or (supervisor and unit_path.startswith(path)))
+        ):
+            ids.add(pool_id)
+    return sorted(ids)
+
+
+def pool_admin_ids_of(*, tenant: Tenant, membership: Membership) -> list[int]:
+    if membership.role == Membership.Role.ADMIN:
+        return list(Pool.objects.filter(tenant=tenant).values_list("id", flat=True))
+    return list(
+        PoolMember.objects.filter(tenant=tenant, user_id=membership.user_id, is_admin=True).values_list(
+            "pool_id", flat=True
+        )
+    )
+
+
+def pools_visible(*, tenant: Tenant, membership: Membership) -> QuerySet[Pool]:
+    qs = Pool.objects.filter(tenant=tenant).order_by("-is_default", "name")
+    if membership.sees_whole_tenant:
+        return qs
+    return qs.filter(pk__in=pool_ids_of(tenant=tenant, membership=membership))
+
+
+def pool_get(*, tenant: Tenant, membership: Membership, pool_id: int) -> Pool:
+    pool = pools_visible(tenant=tenant, membership=membership).filter(pk=pool_id).first()
+    if pool is None:
+        raise NotFound("Pool not found.", code="pool_not_found")
+    return pool
+
+
+def default_pool(*, tenant: Tenant) -> Pool:
+    return Pool.objects.get(tenant=tenant, is_default=True)
+
+
+def held_count(*, tenant: Tenant, pool: Pool, user_id: int, now: datetime) -> int:
+    """Private leads a user holds in a pool and that count toward the limit (signed leads do not)."""
+    return (
+        Lead.objects.filter(tenant=tenant, pool=pool, owner_id=user_id, signed_at__isnull=True)
+        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
+        .count()
+    )
+
+
+def claims_today(*, tenant: Tenant, pool: Pool, user_id: int, now: datetime) -> int:
+    """Claims by a user in a pool since midnight in the tenant's time zone."""
+    import zoneinfo
+
+    local = now.astimezone(zoneinfo.ZoneInfo(tenant.time_zone))
+    midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    return LedgerEntry.objects.filter(
+        tenant=tenant,
+        pool=pool,
+        to_owner_id=user_id,
+        actor_id=user_id,
+        action=LedgerEntry.Action.CLAIM,
+        created_at__gte=midnight,
+    ).count()
+
+
+def in_cooldown(*, tenant: Tenant, lead: Lead, user_id: int, days: int, now: datetime) -> datetime | None:
+    """When the former owner may claim again, if they released or lost this lead within `days`."""
+    if days <= 0:
+        return None
+    last = (
+        LedgerEntry.objects.filter(
+            tenant=tenant,
+            lead=lead,
+            from_owner_id=user_id,
+            created_at__gt=now - timedelta(days=days),
+            action__in=[LedgerEntry.Action.RELEASE, LedgerEntry.Action.DROP],
+        )
+        .order_by("-created_at")
+        .values_list("created_at", flat=True)
+        .first()
+    )
+    return last + timedelta(days=days) if last else None
+
+
+def ledger_of(*, tenant: Tenant, lead: Lead) -> QuerySet[LedgerEntry]:
+    return (
+        LedgerEntry.objects.filter(tenant=tenant, lead=lead)
+        .select_related("actor", "from_owner", "to_owner")
+        .order_by("id")
+    )
+
+
+def expiring_for(
+    *, tenant: Tenant, user_id: int, now: datetime | None = None, within_days: int | None = None
+) -> QuerySet[Lead]:
+    """A user's private leads that drop within their pool's remind_days_before (or `within_days`)."""
+    now = now or clock.now()
+    qs = Lead.objects.filter(tenant=tenant, owner_id=user_id, expires_at__gt=now).select_related("pool")
+    if within_days is not None:
+        return qs.filter(expires_at__lte=now + timedelta(days=within_days)).order_by("expires_at")
+    pools = Pool.objects.filter(tenant=tenant).values_list("id", "remind_days_before")
+    cond = Q(pk__in=[])
+    for pool_id, days in pools:
+        cond |= Q(pool_id=pool_id, expires_at__lte=now + timedelta(days=days))
+    return qs.filter(cond).order_by("expires_at")
+
+
+def expiry_words(lead: Lead, now: datetime) -> dict[str, Any]:
+    """What binds and when, for the pages: {'clock', 'since_days', 'left_days', 'left_hours'}."""
+    if lead.expires_at is None:
+        return {}
+    anchors = {
+        "no_visit": lead.last_visit_at or lead.claimed_at,
+        "no_progress": lead.last_progress_at or lead.claimed_at,
+        "protection": lead.claimed_at,
+    }
+    anchor = anchors.get(lead.expiry_clock) or lead.claimed_at or now
+    left = lead.expires_at - now
+    return {
+        "clock": lead.expiry_clock,
+        "since_days": max(0, (now - anchor).days),
+        "left_days": max(0, left.days),
+        "left_hours": max(0, int(left.total_seconds() // 3600)),
+    }

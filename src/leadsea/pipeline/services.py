@@ -86,7 +86,7 @@ def lead_stage_set(
     if lead.signed_at is not None and stage.kind != Stage.Kind.WON:
         raise Conflict("This lead is signed; open a renewal opportunity instead.", code="lead_signed")
     opp = (
-        Opportunity.objects.select_for_update()
+        Opportunity.objects.select_for_update(of=("self",))
         .filter(tenant=tenant, lead=lead, closed_at__isnull=True)
         .select_related("stage")
         .order_by("-id")

@@ -73,7 +73,7 @@ def _lock_quota(tenant: Tenant, pool_id: int, user_id: int) -> None:
 
 
 def _lock_lead(tenant: Tenant, lead_id: int) -> Lead:
-    lead = Lead.objects.select_for_update().select_related("pool").filter(tenant=tenant, pk=lead_id).first()
+    lead = Lead.objects.select_for_update(of=("self",)).select_related("pool").filter(tenant=tenant, pk=lead_id).first()
     if lead is None:
         raise NotFound("Lead not found.", code="lead_not_found")
     return lead
@@ -421,6 +421,7 @@ def lead_unlock(
 # ------------------------------------------------------------- hooks for visits and the pipeline
 
 
+@transaction.atomic
 def lead_visited(
     *, tenant: Tenant, lead_id: int, user_id: int, visited_at: datetime, now: datetime | None = None
 ) -> Lead:

@@ -1,4 +1,4 @@
-"""Pool limits and ownership under parallel requests, with real threads on PostgreSQL (one connection each)."""
+"""Pool limits and ownership under parallel requests: real threads on PostgreSQL, one connection each."""
 
 from __future__ import annotations
 
@@ -6,8 +6,7 @@ import threading
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta
-from datetime import timezone as dt_timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -24,7 +23,7 @@ from leadsea.pools.sweep import sweep
 from leadsea.tenancy.services import user_create
 
 pytestmark = [pytest.mark.postgres_only, pytest.mark.django_db(transaction=True)]
-T0 = datetime(2026, 3, 2, 2, 0, tzinfo=dt_timezone.utc)
+T0 = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
 
 
 def in_threads(n: int, fn: Callable[[int], Any]) -> list[Any]:

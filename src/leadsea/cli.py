@@ -13,6 +13,11 @@ def main(argv: list[str] | None = None) -> None:
 
     args = list(sys.argv if argv is None else argv)
     args[0] = "leadsea"
+    # `--database URL` (benchmarks) selects the database before Django reads its settings.
+    if "--database" in args[1:-1]:
+        i = args.index("--database")
+        os.environ["DATABASE_URL"] = args[i + 1]
+        del args[i : i + 2]
     execute_from_command_line(args)
 
 

@@ -17,9 +17,10 @@ from typing import Any
 _exempt: contextvars.ContextVar[bool] = contextvars.ContextVar("leadsea_unscoped", default=False)
 _TABLE_RE = re.compile(r'\b(?:FROM|JOIN|UPDATE)\s+"?([A-Za-z0-9_]+)"?', re.IGNORECASE)
 # A tenant filter is a predicate on tenant_id in the WHERE part: the select list of every model query and
-# the SET list of every save() name the column too, and a JOIN's ON clause is no filter.
+# the SET list of every save() name the column too, a JOIN's ON clause is no filter, and neither is
+# exclude(tenant=...) (NOT (tenant_id = %s): every other tenant).
 _WHERE_RE = re.compile(r"\bWHERE\b", re.IGNORECASE)
-_TENANT_PREDICATE_RE = re.compile(r'\btenant_id"?\s*(?:=|IN\b)', re.IGNORECASE)
+_TENANT_PREDICATE_RE = re.compile(r'(NOT\s*\(\s*)?(?:"?\w+"?\.)?"?\btenant_id"?\s*(?:=|IN\b)', re.IGNORECASE)
 
 
 class UnscopedQueryError(AssertionError):
@@ -59,7 +60,9 @@ def check_sql(sql: str) -> None:
 
 def _has_tenant_filter(sql: str) -> bool:
     where = _WHERE_RE.search(sql)
-    return where is not None and _TENANT_PREDICATE_RE.search(sql, where.end()) is not None
+    if where is None:
+        return False
+    return any(m.group(1) is None for m in _TENANT_PREDICATE_RE.finditer(sql, where.end()))
 
 
 def _guard(execute: Callable[..., Any], sql: str, params: Any, many: bool, context: Any) -> Any:

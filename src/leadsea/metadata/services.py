@@ -16,6 +16,8 @@ from leadsea.metadata.models import FieldDefinition
 from leadsea.metadata.selectors import field_definitions
 
 T = FieldDefinition.Type
+MAX_SAFE_INTEGER = Decimal(2**53 - 1)
+MAX_DECIMAL = Decimal("1e300")
 
 
 def _invalid(defn: FieldDefinition, message: str) -> FieldInvalid:
@@ -68,6 +70,9 @@ def _clean_value(defn: FieldDefinition, value: Any) -> Any:
             raise _invalid(defn, f"{defn.key} must be a finite number.")
         if ft == T.NUMBER and number != number.to_integral_value():
             raise _invalid(defn, f"{defn.key} must be a whole number.")
+        # What JSON (and a browser) can carry exactly: '1e5000' would otherwise fail when stored, as a 500.
+        if abs(number) > (MAX_SAFE_INTEGER if ft == T.NUMBER else MAX_DECIMAL):
+            raise _invalid(defn, f"{defn.key} is too large.")
         if defn.min_value is not None and number < Decimal(str(defn.min_value)):
             raise _invalid(defn, f"{defn.key} must be at least {defn.min_value:g}.")
         if defn.max_value is not None and number > Decimal(str(defn.max_value)):

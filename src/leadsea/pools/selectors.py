@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import zoneinfo
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -11,7 +13,7 @@ from leadsea.core import clock
 from leadsea.core.errors import NotFound
 from leadsea.leads.models import Lead
 from leadsea.pools.models import LedgerEntry, Pool, PoolMember
-from leadsea.tenancy.models import Membership, Tenant
+from leadsea.tenancy.models import Membership, OrgUnit, Tenant
 
 
 def public_q(now: datetime) -> Q:
@@ -79,8 +81,6 @@ def held_count(*, tenant: Tenant, pool: Pool, user_id: int, now: datetime) -> in
 
 def claims_today(*, tenant: Tenant, pool: Pool, user_id: int, now: datetime) -> int:
     """Claims by a user in a pool since midnight in the tenant's time zone."""
-    import zoneinfo
-
     local = now.astimezone(zoneinfo.ZoneInfo(tenant.time_zone))
     midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
     return LedgerEntry.objects.filter(
@@ -91,6 +91,80 @@ def claims_today(*, tenant: Tenant, pool: Pool, user_id: int, now: datetime) -> 
         action=LedgerEntry.Action.CLAIM,
         created_at__gte=midnight,
     ).count()
+
+
+def claim_target(*, tenant: Tenant, membership: Membership, lead_id: int) -> tuple[Pool, bool] | None:
+    """The pool of a lead and whether `membership` belongs to it (the rule of pool_ids_of), in one query.
+    Raw SQL: this runs on every claim, and building it through the ORM cost more than running it."""
+    path = membership.org_unit.path if membership.org_unit_id and membership.org_unit else ""
+    prefixes = _prefixes(path)
+    supervisor = membership.role in (Membership.Role.MANAGER, Membership.Role.OPS) and bool(path)
+    in_units = f"OR ou.path IN ({', '.join(['%s'] * len(prefixes))})" if prefixes else ""
+    below = "OR ou.path LIKE %s" if supervisor else ""
+    sql = f"""
+        SELECT p.*, EXISTS (
+            SELECT 1 FROM {PoolMember._meta.db_table} pm
+            LEFT JOIN {OrgUnit._meta.db_table} ou ON ou.id = pm.org_unit_id AND ou.tenant_id = pm.tenant_id
+            WHERE pm.tenant_id = %s AND pm.pool_id = p.id AND (pm.user_id = %s {in_units} {below})
+        ) AS in_pool
+        FROM {Pool._meta.db_table} p
+        JOIN {Lead._meta.db_table} l ON l.pool_id = p.id AND l.tenant_id = p.tenant_id
+        WHERE l.tenant_id = %s AND l.id = %s"""
+    params: list[Any] = [tenant.pk, membership.user_id, *prefixes]
+    if supervisor:
+        params.append(path + "%")
+    params += [tenant.pk, lead_id]
+    for pool in Pool.objects.raw(sql, params):
+        return pool, bool(pool.in_pool)  # type: ignore[attr-defined]
+    return None
+
+
+def _prefixes(path: str) -> list[str]:
+    """'/1/4/9/' -> ['/1/', '/1/4/', '/1/4/9/']: the org units at or above a unit."""
+    parts = [p for p in path.split("/") if p]
+    return ["/" + "/".join(parts[: i + 1]) + "/" for i in range(len(parts))]
+
+
+@dataclass(frozen=True)
+class ClaimChecks:
+    held: int
+    claimed_today: int
+    last_lost_at: datetime | None
+
+
+def claim_checks(*, tenant: Tenant, pool: Pool, lead_id: int, user_id: int, now: datetime) -> ClaimChecks:
+    """What a claim checks (held leads, claims today, the former owner's cooldown) in one round trip: the
+    claim is the hottest write of the product."""
+    from django.db import connection
+
+    local = now.astimezone(zoneinfo.ZoneInfo(tenant.time_zone))
+    midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    adapt = connection.ops.adapt_datetimefield_value
+    params = {
+        "t": tenant.pk,
+        "p": pool.pk,
+        "u": user_id,
+        "l": lead_id,
+        "now": adapt(now),
+        "midnight": adapt(midnight),
+        "cool": adapt(now - timedelta(days=pool.reclaim_cooldown_days)),
+    }
+    lead, ledger = Lead._meta.db_table, LedgerEntry._meta.db_table
+    sql = f"""SELECT
+        (SELECT COUNT(*) FROM {lead} WHERE tenant_id = %(t)s AND pool_id = %(p)s AND owner_id = %(u)s
+            AND signed_at IS NULL AND (expires_at IS NULL OR expires_at > %(now)s)),
+        (SELECT COUNT(*) FROM {ledger} WHERE tenant_id = %(t)s AND pool_id = %(p)s AND to_owner_id = %(u)s
+            AND actor_id = %(u)s AND action = 'claim' AND created_at >= %(midnight)s),
+        (SELECT MAX(created_at) FROM {ledger} WHERE tenant_id = %(t)s AND lead_id = %(l)s
+            AND from_owner_id = %(u)s AND action IN ('release', 'drop') AND created_at > %(cool)s)"""
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        held, today, last = cursor.fetchone()
+    if isinstance(last, str):  # SQLite returns text
+        last = connection.ops.convert_datetimefield_value(last, None, connection)  # type: ignore[attr-defined]
+    return ClaimChecks(
+        held=held, claimed_today=today, last_lost_at=last if pool.reclaim_cooldown_days > 0 else None
+    )
 
 
 def in_cooldown(*, tenant: Tenant, lead: Lead, user_id: int, days: int, now: datetime) -> datetime | None:

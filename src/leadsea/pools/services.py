@@ -7,10 +7,10 @@ the lead row (exactly one owner)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 
 from leadsea.audit.services import change_record
 from leadsea.core import clock
@@ -29,11 +29,24 @@ from leadsea.pools.errors import (
     NotSupervisor,
 )
 from leadsea.pools.models import POLICY_FIELDS, LedgerEntry, Pool, PoolMember, PoolQuota
-from leadsea.pools.selectors import claims_today, held_count, in_cooldown, pool_admin_ids_of, pool_ids_of
+from leadsea.pools.selectors import claim_checks, claim_target, held_count, pool_admin_ids_of, pool_ids_of
 from leadsea.tenancy.models import Membership, OrgUnit, Tenant
 from leadsea.tenancy.selectors import member_in_scope
 
 A = LedgerEntry.Action
+POOL_STATE_FIELDS = [
+    "owner",
+    "claimed_at",
+    "protection_until",
+    "visit_due_at",
+    "progress_due_at",
+    "expires_at",
+    "expiry_clock",
+    "self_extensions_used",
+    "extension_days",
+    "locked",
+    "updated_at",
+]
 MAX_SUPERVISOR_EXTENSION_DAYS = 365
 
 
@@ -66,14 +79,37 @@ def _ledger(
 
 
 def _lock_quota(tenant: Tenant, pool_id: int, user_id: int) -> None:
-    PoolQuota.objects.bulk_create(
-        [PoolQuota(tenant=tenant, pool_id=pool_id, user_id=user_id)], ignore_conflicts=True
-    )
-    PoolQuota.objects.select_for_update().get(tenant=tenant, pool_id=pool_id, user_id=user_id)
+    """Serialize every operation that gives `user_id` a lead in this pool. On PostgreSQL one upsert both
+    creates the quota row on first use and row-locks it until commit. On SQLite, BEGIN IMMEDIATE already
+    serializes all writers, so there is nothing to lock."""
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {PoolQuota._meta.db_table} (tenant_id, pool_id, user_id) VALUES (%s, %s, %s) "
+            "ON CONFLICT (tenant_id, pool_id, user_id) DO UPDATE SET user_id = EXCLUDED.user_id",
+            [tenant.pk, pool_id, user_id],
+        )
 
 
-def _lock_lead(tenant: Tenant, lead_id: int) -> Lead:
-    lead = Lead.objects.select_for_update(of=("self",)).select_related("pool").filter(tenant=tenant, pk=lead_id).first()
+def _lock_lead(tenant: Tenant, lead_id: int, pool: Pool | None = None) -> Lead:
+    """Lock the lead row (only that row: not its pool, which every claim in the pool would then queue on)."""
+    if pool is None:
+        lead = (
+            Lead.objects.select_for_update(of=("self",))
+            .select_related("pool")
+            .filter(tenant=tenant, pk=lead_id)
+            .first()
+        )
+    else:  # the claim's hot path: raw SQL, the pool already at hand
+        lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
+        rows = Lead.objects.raw(
+            f"SELECT * FROM {Lead._meta.db_table} WHERE tenant_id = %s AND id = %s{lock}",
+            [tenant.pk, lead_id],
+        )
+        lead = next(iter(rows), None)
+        if lead is not None and lead.pool_id == pool.pk:
+            lead.pool = pool
     if lead is None:
         raise NotFound("Lead not found.", code="lead_not_found")
     return lead
@@ -137,7 +173,7 @@ def _give(lead: Lead, user_id: int, now: datetime) -> None:
     lead.claimed_at = now
     rules.apply(lead, rules.on_claim(lead.pool, now))
     lead.updated_at = now
-    lead.save()
+    lead.save(update_fields=POOL_STATE_FIELDS)
 
 
 def _reason(reason: str | None, *, required: bool) -> str:
@@ -157,15 +193,14 @@ def lead_claim(*, tenant: Tenant, actor: Membership, lead_id: int, now: datetime
     now = now or clock.now()
     # A lead of one's pools may be claimed if it turns out public; one in someone else's private sea answers
     # lead_not_available without saying whose. Leads outside one's pools do not exist for the claimer.
-    my_pools = pool_ids_of(tenant=tenant, membership=actor)
-    lead = Lead.objects.filter(tenant=tenant, pk=lead_id).select_related("pool").first()
-    if lead is None or (lead.pool_id not in my_pools and not actor.sees_whole_tenant):
+    target = claim_target(tenant=tenant, membership=actor, lead_id=lead_id)
+    if target is None or (not target[1] and not actor.sees_whole_tenant):
         raise NotFound("Lead not found.", code="lead_not_found")
-    pool = lead.pool
-    if pool.pk not in my_pools:
+    pool, in_pool = target
+    if not in_pool:
         raise NotInPool()
     _lock_quota(tenant, pool.pk, actor.user_id)
-    lead = _lock_lead(tenant, lead_id)
+    lead = _lock_lead(tenant, lead_id, pool)
     if lead.pool_id != pool.pk:
         raise Conflict("The lead moved to another pool; try again.", code="lead_moved")
     _expire_if_due(lead, now)
@@ -174,13 +209,14 @@ def lead_claim(*, tenant: Tenant, actor: Membership, lead_id: int, now: datetime
     if lead.owner_id is not None:
         raise LeadNotAvailable()
     _check_takeable(lead)
-    until = in_cooldown(
-        tenant=tenant, lead=lead, user_id=actor.user_id, days=pool.reclaim_cooldown_days, now=now
-    )
-    if until is not None:
+    checks = claim_checks(tenant=tenant, pool=pool, lead_id=lead.pk, user_id=actor.user_id, now=now)
+    if checks.last_lost_at is not None:
+        until = checks.last_lost_at + timedelta(days=pool.reclaim_cooldown_days)
         raise CooldownActive(f"You may claim this lead again from {until.isoformat(timespec='minutes')}.")
-    _check_limit(tenant, pool, actor, now)
-    if claims_today(tenant=tenant, pool=pool, user_id=actor.user_id, now=now) >= pool.daily_claim_limit:
+    limit = pool.limit_for(actor.role)
+    if checks.held >= limit:
+        raise ClaimLimitReached(f"You hold {limit} private leads in {pool.name}, the limit.")
+    if checks.claimed_today >= pool.daily_claim_limit:
         raise DailyClaimLimitReached(
             f"You have claimed {pool.daily_claim_limit} leads today, the daily limit."
         )

@@ -129,13 +129,16 @@ def org_unit_create(
 
 
 def org_unit_by_name(*, tenant: Tenant, name: str) -> OrgUnit | None:
-    """Resolve an org unit by name, or by a path of names ('HQ/华北/北京/朝阳一组')."""
+    """Resolve an org unit by name, or by a path of names ('HQ/华北/北京/朝阳一组'); the path may start at
+    the root (by its name, or as HQ) or below it ('华北/北京/朝阳一组')."""
     parts = [p for p in name.split("/") if p]
     units = OrgUnit.objects.filter(tenant=tenant)
     if len(parts) == 1:
         matches = list(units.filter(name=parts[0])[:2])
         return matches[0] if len(matches) == 1 else None
-    unit: OrgUnit | None = None
+    unit: OrgUnit | None = org_root(tenant=tenant)
+    if unit is not None and parts and parts[0] in (unit.name, "HQ"):
+        parts = parts[1:]
     for part in parts:
         unit = units.filter(parent=unit, name=part).first()
         if unit is None:

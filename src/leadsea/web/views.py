@@ -10,6 +10,7 @@ from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.cache import patch_vary_headers
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
@@ -134,12 +135,37 @@ def lead_list(request: HttpRequest) -> HttpResponse:
         "filters": params,
         "cities": lead_cities(tenant=tenant),
         "statuses": Lead.Status.choices,
-        "definitions": [
-            d for d in field_definitions(tenant=tenant) if d.filterable and d.field_type == "choice"
-        ],
+        "custom_filters": _choice_filters(tenant, params),
     }
-    template = "leads/_results.html" if request.headers.get("HX-Request") else "leads/list.html"
-    return render(request, template, context)
+    # htmx asks for the whole page when it restores history it had not cached; the two answers differ by
+    # header, so caches (the back button's too) must keep them apart.
+    partial = request.headers.get("HX-Request") and not request.headers.get("HX-History-Restore-Request")
+    response = render(request, "leads/_results.html" if partial else "leads/list.html", context)
+    patch_vary_headers(response, ["HX-Request"])
+    return response
+
+
+def _choice_filters(tenant: Any, params: Any) -> list[dict[str, Any]]:
+    """The filterable choice fields as select boxes: label and options in the page's language, the chosen
+    option marked."""
+    language = get_language()
+    label_key = "label_en" if (language or "").startswith("en") else "label_zh"
+    return [
+        {
+            "name": f"cf_{d.key}",
+            "label": d.label(language),
+            "options": [
+                (
+                    str(c["value"]),
+                    c.get(label_key) or c.get("label_zh") or c["value"],
+                    params.get(f"cf_{d.key}") == str(c["value"]),
+                )
+                for c in d.choices
+            ],
+        }
+        for d in field_definitions(tenant=tenant)
+        if d.filterable and d.field_type == "choice"
+    ]
 
 
 @tenant_required

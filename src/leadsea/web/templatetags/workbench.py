@@ -17,3 +17,8 @@ def get_item(mapping: Any, key: str) -> Any:
 @register.filter
 def join_if_list(value: Any) -> Any:
     return "、".join(str(v) for v in value) if isinstance(value, list) else value
+
+
+@register.filter
+def get_item_int(mapping: Any, key: Any) -> Any:
+    return mapping.get(key) if isinstance(mapping, dict) else None

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import multiprocessing
+import subprocess
+import sys
 from typing import Any
 
 from django.core.management import call_command
@@ -34,6 +36,12 @@ class Command(BaseCommand):
         parser.add_argument("--workers", type=int, default=min(4, multiprocessing.cpu_count() + 1))
         parser.add_argument("--threads", type=int, default=8)
         parser.add_argument("--no-migrate", action="store_true", help="Do not migrate the database first.")
+        parser.add_argument(
+            "--sweep-every",
+            type=float,
+            default=60.0,
+            help="Run the pool sweep every SECONDS beside the server (0: leave it to a worker).",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         if not options["no_migrate"]:
@@ -41,6 +49,24 @@ class Command(BaseCommand):
         call_command("collectstatic", interactive=False, verbosity=0)
         bind = f"{options['host']}:{options['port']}"
         self.stdout.write(self.style.SUCCESS(f"leadsea serving on http://{bind}/ (Ctrl-C stops)"))
+        sweeper = None
+        if options["sweep_every"] > 0:
+            # The embedded default runs the automatic drop itself; production runs `leadsea sweep --every N`.
+            sweeper = subprocess.Popen(
+                [sys.executable, "-m", "leadsea.cli", "sweep", "--every", str(options["sweep_every"])],
+                stdout=subprocess.DEVNULL,
+            )
+        try:
+            self._serve(bind, options)
+        finally:
+            if sweeper is not None:
+                sweeper.terminate()
+                try:
+                    sweeper.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    sweeper.kill()
+
+    def _serve(self, bind: str, options: dict[str, Any]) -> None:
         _Server(
             {
                 "bind": bind,

@@ -1,0 +1,131 @@
+"""Shared benchmark plumbing: a throwaway tenant with BDs, fast bulk inserts of leads, cleanup."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from django.apps import apps
+from django.core.management import call_command
+from django.db import connection, transaction
+
+from leadsea.core.models import TenantModel
+from leadsea.core.tenancy_guard import unscoped
+from leadsea.leads.models import Lead
+from leadsea.tenancy.models import Membership, OrgUnit, Tenant
+from leadsea.tenancy.services import org_root, org_unit_create, tenant_create, user_create
+
+
+def prepare_database() -> None:
+    call_command("migrate", interactive=False, verbosity=0)
+
+
+def bench_tenant(prefix: str, bds: int) -> tuple[Tenant, OrgUnit, list[Membership], Membership]:
+    slug = f"{prefix}-{time.time_ns() % 10**10}"
+    tenant = tenant_create(slug=slug, name=f"bench {slug}")
+    team = org_unit_create(tenant=tenant, name="bench team", kind="team", parent=org_root(tenant=tenant))
+    admin = user_create(tenant=tenant, username=f"{slug}-admin", password="bench-password-1", role="admin")
+    members = [
+        user_create(
+            tenant=tenant, username=f"{slug}-bd{i}", password="bench-password-1", role="bd", org_unit=team
+        )
+        for i in range(bds)
+    ]
+    return tenant, team, members, admin
+
+
+def insert_leads(
+    *,
+    tenant: Tenant,
+    pool_id: int,
+    n: int,
+    owners: list[int] | None = None,
+    now: datetime,
+    expired_every: int = 0,
+    claimed_at: datetime | None = None,
+    expires_ok: datetime | None = None,
+    expires_past: datetime | None = None,
+    name_prefix: str = "店",
+) -> None:
+    """Insert n leads with one set-based statement (generate_series / a recursive CTE), not a loop.
+    With owners, leads are private, owned round-robin; every `expired_every`-th one is past its deadline."""
+    t = Lead._meta.db_table
+    ops = connection.ops
+    p: dict[str, Any] = {
+        "tenant": tenant.pk,
+        "pool": pool_id,
+        "n": n,
+        "now": ops.adapt_datetimefield_value(now),
+        "claimed": ops.adapt_datetimefield_value(claimed_at) if claimed_at else None,
+        "ok": ops.adapt_datetimefield_value(expires_ok) if expires_ok else None,
+        "past": ops.adapt_datetimefield_value(expires_past) if expires_past else None,
+        "prefix": name_prefix,
+    }
+    pg = connection.vendor == "postgresql"
+    if owners:
+        owner = "CASE g %% {k} {whens} END".format(
+            k=len(owners), whens=" ".join(f"WHEN {i} THEN {uid}" for i, uid in enumerate(owners))
+        )
+        expires = (
+            f"CASE WHEN g %% {expired_every} = 0 THEN %(past)s ELSE %(ok)s END" if expired_every else "%(ok)s"
+        )
+        claimed, clock = "%(claimed)s", "'no_visit'"
+    else:
+        owner = expires = claimed = "NULL"
+        clock = "''"
+    jsonb = "::jsonb" if pg else ""
+    select = f"""
+        SELECT %(tenant)s, 'poi', %(prefix)s || g, '', '', '', '', '', '', '', '[]'{jsonb}, NULL, NULL,
+               'bench', 'new', {owner}, '{{}}'{jsonb}, %(prefix)s || g, NULL, %(now)s, %(now)s, %(pool)s,
+               NULL, {claimed}, NULL, NULL, {expires}, {expires}, {expires}, {expires}, {clock}, 0, 0, FALSE,
+               NULL"""
+    cols = """(tenant_id, kind, name, branch_name, category, address, province, city, district, phone, phones,
+        lat, lng, source_channel, status, owner_id, custom_data, search_text, created_by_id, created_at,
+        updated_at, pool_id, stage_id, claimed_at, last_visit_at, last_progress_at, protection_until,
+        visit_due_at, progress_due_at, expires_at, expiry_clock, self_extensions_used, extension_days, locked,
+        signed_at)"""
+    if pg:
+        sql = f"INSERT INTO {t} {cols} {select} FROM generate_series(1, %(n)s) AS s(g)"
+    else:
+        sql = (
+            f"WITH RECURSIVE s(g) AS (SELECT 1 UNION ALL SELECT g + 1 FROM s WHERE g < %(n)s) "
+            f"INSERT INTO {t} {cols} {select} FROM s"
+        )
+    with unscoped(), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(sql, p)
+
+
+def drop_tenant(tenant: Tenant, log: Callable[[str], None]) -> None:
+    """Delete the benchmark tenant's rows, children first (set-based, one statement per table)."""
+    started = time.perf_counter()
+    order = [
+        "pools_ledgerentry",
+        "pools_poolquota",
+        "pipeline_opportunity",
+        "leads_leadtag",
+        "audit_changelog",
+        "tenancy_apitoken",
+    ]
+    tables = order + [
+        m._meta.db_table
+        for m in apps.get_models()
+        if issubclass(m, TenantModel) and m._meta.db_table not in order
+    ]
+    # One transaction: foreign keys are checked at commit (deferred), when every row of the tenant is gone.
+    with unscoped(), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(f"UPDATE {Lead._meta.db_table} SET stage_id = NULL WHERE tenant_id = %s", [tenant.pk])
+        for table in tables:
+            if table in ("tenancy_membership", "tenancy_orgunit"):
+                continue
+            cursor.execute(f"DELETE FROM {table} WHERE tenant_id = %s", [tenant.pk])
+        users = list(Membership.objects.filter(tenant=tenant).values_list("user_id", flat=True))
+        cursor.execute("DELETE FROM tenancy_membership WHERE tenant_id = %s", [tenant.pk])
+        cursor.execute("UPDATE tenancy_orgunit SET parent_id = NULL WHERE tenant_id = %s", [tenant.pk])
+        cursor.execute("DELETE FROM tenancy_orgunit WHERE tenant_id = %s", [tenant.pk])
+        from django.contrib.auth import get_user_model
+
+        get_user_model().objects.filter(pk__in=users).delete()
+        Tenant.objects.filter(pk=tenant.pk).delete()
+    log(f"cleaned up {tenant.slug} in {time.perf_counter() - started:.1f}s")

@@ -1,0 +1,43 @@
+"""Template tags: a lead's pool status in words, and the pool panel of the lead page."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import template
+
+from leadsea.core import clock
+from leadsea.pools.rules import is_private
+from leadsea.pools.selectors import ledger_of
+from leadsea.pools.words import drop_in_words, urgency
+
+register = template.Library()
+
+
+@register.simple_tag
+def drop_words(lead: Any) -> str:
+    return drop_in_words(lead, clock.now())
+
+
+@register.simple_tag
+def drop_urgency(lead: Any) -> str:
+    return urgency(lead, clock.now())
+
+
+@register.inclusion_tag("pools/_lead_pool.html", takes_context=True)
+def lead_pool_panel(context: Any, lead: Any) -> dict[str, Any]:
+    request = context["request"]
+    now = clock.now()
+    membership = request.membership
+    private = is_private(lead, now)
+    mine = private and lead.owner_id == membership.user_id
+    return {
+        "request": request,
+        "lead": lead,
+        "private": private,
+        "mine": mine,
+        "words": drop_in_words(lead, now) if private else "",
+        "ledger": list(ledger_of(tenant=request.tenant, lead=lead)),
+        "is_supervisor": membership.role != "bd",
+        "csrf_token": context.get("csrf_token"),
+    }

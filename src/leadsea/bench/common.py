@@ -97,6 +97,12 @@ def insert_leads(
         cursor.execute(sql, p)
 
 
+def analyze() -> None:
+    """Refresh the planner's statistics after a bulk load."""
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+
+
 def drop_tenant(tenant: Tenant, log: Callable[[str], None]) -> None:
     """Delete the benchmark tenant's rows, children first (set-based, one statement per table)."""
     started = time.perf_counter()

@@ -34,15 +34,22 @@ class Lead(TenantModel):
     lng = models.FloatField(null=True, blank=True)
     source_channel = models.CharField(max_length=40, blank=True)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.NEW)
-    owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    owner = models.ForeignKey(  # indexed with the tenant in lead_tenant_owner_idx and lead_pool_owner_idx
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
     )
     custom_data = models.JSONField(default=dict, blank=True)
     # Pool state (the pools app maintains it). A lead is private while it has an owner and expires_at is null
     # (locked or signed) or in the future; once expires_at is past it reads as public even before the sweep.
-    pool = models.ForeignKey("pools.Pool", on_delete=models.PROTECT, related_name="leads")
+    # Lookups go through the composite indexes below; a lead row is written on every claim, and each index
+    # more is a write more.
+    pool = models.ForeignKey("pools.Pool", on_delete=models.PROTECT, related_name="leads", db_index=False)
     stage = models.ForeignKey(
-        "pipeline.Stage", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "pipeline.Stage", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
     )
     claimed_at = models.DateTimeField(null=True, blank=True)
     last_visit_at = models.DateTimeField(null=True, blank=True)  # last verified visit
@@ -51,9 +58,7 @@ class Lead(TenantModel):
     visit_due_at = models.DateTimeField(null=True, blank=True)  # no-visit clock deadline
     progress_due_at = models.DateTimeField(null=True, blank=True)  # no-progress clock deadline
     expires_at = models.DateTimeField(null=True, blank=True)  # the earliest of the three
-    expiry_clock = models.CharField(
-        max_length=12, blank=True
-    )  # which clock binds: protection|no_visit|no_progress
+    expiry_clock = models.CharField(max_length=12, blank=True)  # protection, no_visit or no_progress
     self_extensions_used = models.PositiveSmallIntegerField(default=0)
     extension_days = models.PositiveIntegerField(default=0)  # all granted extensions since the claim
     locked = models.BooleanField(default=False)
@@ -61,7 +66,12 @@ class Lead(TenantModel):
     # Lower-cased, width-folded name + branch + address + phone digits: the `q` search is one LIKE on it.
     search_text = models.TextField(blank=True, editable=False)
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
     )
     created_at = models.DateTimeField()
     updated_at = models.DateTimeField()

@@ -228,9 +228,11 @@ def lead_create(
         now=now,
     )
     if owner_id == actor.user_id:
-        lead = lead_claim(tenant=tenant, actor=actor, lead_id=lead.pk, now=now)
+        lead_claim(tenant=tenant, actor=actor, lead_id=lead.pk, now=now)
     elif owner_id is not None:
-        lead = lead_assign(tenant=tenant, actor=actor, lead_id=lead.pk, user_id=owner_id, now=now)
+        lead_assign(tenant=tenant, actor=actor, lead_id=lead.pk, user_id=owner_id, now=now)
+    if owner_id is not None:
+        lead = Lead.objects.get(tenant=tenant, pk=lead.pk)
     return lead
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import zoneinfo
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -101,8 +102,9 @@ def claim_target(*, tenant: Tenant, membership: Membership, lead_id: int) -> tup
     supervisor = membership.role in (Membership.Role.MANAGER, Membership.Role.OPS) and bool(path)
     in_units = f"OR ou.path IN ({', '.join(['%s'] * len(prefixes))})" if prefixes else ""
     below = "OR ou.path LIKE %s" if supervisor else ""
+    fields = [f for f in Pool._meta.concrete_fields if f.attname in _CLAIM_POOL_FIELDS]
     sql = f"""
-        SELECT p.*, EXISTS (
+        SELECT {", ".join("p." + f.column for f in fields)}, EXISTS (
             SELECT 1 FROM {PoolMember._meta.db_table} pm
             LEFT JOIN {OrgUnit._meta.db_table} ou ON ou.id = pm.org_unit_id AND ou.tenant_id = pm.tenant_id
             WHERE pm.tenant_id = %s AND pm.pool_id = p.id AND (pm.user_id = %s {in_units} {below})
@@ -114,9 +116,42 @@ def claim_target(*, tenant: Tenant, membership: Membership, lead_id: int) -> tup
     if supervisor:
         params.append(path + "%")
     params += [tenant.pk, lead_id]
-    for pool in Pool.objects.raw(sql, params):
-        return pool, bool(pool.in_pool)  # type: ignore[attr-defined]
-    return None
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    values = list(row[:-1])
+    for i, field in enumerate(fields):
+        if field.attname == "claim_limit_by_role" and isinstance(values[i], str):
+            values[i] = json.loads(values[i])
+        elif field.attname == "assign_counts_toward_limit":
+            values[i] = bool(values[i])
+    pool = Pool.from_db(connection.alias, [f.attname for f in fields], values)
+    return pool, bool(row[-1])
+
+
+# What a claim reads of its pool; the rest stays deferred.
+_CLAIM_POOL_FIELDS = {
+    "id",
+    "tenant_id",
+    "name",
+    "is_default",
+    "claim_limit",
+    "claim_limit_by_role",
+    "daily_claim_limit",
+    "reclaim_cooldown_days",
+    "protection_days",
+    "no_visit_days",
+    "no_progress_days",
+    "max_self_extensions",
+    "self_extension_days",
+    "lock_limit",
+    "remind_days_before",
+    "assign_counts_toward_limit",
+}
 
 
 def _prefixes(path: str) -> list[str]:

@@ -15,9 +15,8 @@ from django.db import connection, transaction
 from leadsea.audit.services import change_record
 from leadsea.core import clock
 from leadsea.core.errors import Conflict, FieldInvalid, NotFound
-from leadsea.core.middleware import current_request_id
 from leadsea.leads.models import Lead
-from leadsea.pools import rules
+from leadsea.pools import rules, sql
 from leadsea.pools.errors import (
     ClaimLimitReached,
     CooldownActive,
@@ -34,19 +33,6 @@ from leadsea.tenancy.models import Membership, OrgUnit, Tenant
 from leadsea.tenancy.selectors import member_in_scope
 
 A = LedgerEntry.Action
-POOL_STATE_FIELDS = [
-    "owner",
-    "claimed_at",
-    "protection_until",
-    "visit_due_at",
-    "progress_due_at",
-    "expires_at",
-    "expiry_clock",
-    "self_extensions_used",
-    "extension_days",
-    "locked",
-    "updated_at",
-]
 MAX_SUPERVISOR_EXTENSION_DAYS = 365
 
 
@@ -62,19 +48,16 @@ def _ledger(
     to_owner: int | None,
     now: datetime,
     reason: str = "",
-) -> LedgerEntry:
-    return LedgerEntry.objects.create(
-        tenant_id=lead.tenant_id,
+) -> None:
+    sql.insert_ledger(
         lead=lead,
-        pool_id=lead.pool_id,
         action=action,
         actor_id=actor_id,
-        from_owner_id=from_owner,
-        to_owner_id=to_owner,
-        reason=reason[:300],
+        from_owner=from_owner,
+        to_owner=to_owner,
+        reason=reason,
         clocks=rules.clocks_of(lead),
-        request_id=current_request_id() or "",
-        created_at=now,
+        now=now,
     )
 
 
@@ -102,12 +85,7 @@ def _lock_lead(tenant: Tenant, lead_id: int, pool: Pool | None = None) -> Lead:
             .first()
         )
     else:  # the claim's hot path: raw SQL, the pool already at hand
-        lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
-        rows = Lead.objects.raw(
-            f"SELECT * FROM {Lead._meta.db_table} WHERE tenant_id = %s AND id = %s{lock}",
-            [tenant.pk, lead_id],
-        )
-        lead = next(iter(rows), None)
+        lead = sql.lock_lead(tenant.pk, lead_id)
         if lead is not None and lead.pool_id == pool.pk:
             lead.pool = pool
     if lead is None:
@@ -173,7 +151,7 @@ def _give(lead: Lead, user_id: int, now: datetime) -> None:
     lead.claimed_at = now
     rules.apply(lead, rules.on_claim(lead.pool, now))
     lead.updated_at = now
-    lead.save(update_fields=POOL_STATE_FIELDS)
+    sql.save_pool_state(lead)
 
 
 def _reason(reason: str | None, *, required: bool) -> str:

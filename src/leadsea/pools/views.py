@@ -12,6 +12,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from leadsea.core import clock
@@ -133,31 +134,34 @@ def _back(request: HttpRequest, default: str) -> HttpResponse:
 
 
 ACTIONS = {
-    "claim": (lambda k, p: services.lead_claim(**k), _("Claimed: the lead is in your private sea.")),
+    "claim": (
+        lambda k, p: services.lead_claim(**k),
+        gettext_lazy("Claimed: the lead is in your private sea."),
+    ),
     "release": (
         lambda k, p: services.lead_release(**k, reason=p.get("reason", "")),
-        _("Released to the public sea."),
+        gettext_lazy("Released to the public sea."),
     ),
     "assign": (
         lambda k, p: services.lead_assign(
             **k, user_id=int(p.get("user_id") or 0), reason=p.get("reason", "")
         ),
-        _("Assigned."),
+        gettext_lazy("Assigned."),
     ),
     "transfer": (
         lambda k, p: services.lead_transfer(
             **k, user_id=int(p.get("user_id") or 0), reason=p.get("reason", "")
         ),
-        _("Transferred."),
+        gettext_lazy("Transferred."),
     ),
     "extend": (
         lambda k, p: services.lead_extend(
             **k, days=int(p["days"]) if p.get("days", "").isdigit() else None, reason=p.get("reason", "")
         ),
-        _("Extended."),
+        gettext_lazy("Extended."),
     ),
-    "lock": (lambda k, p: services.lead_lock(**k, reason=p.get("reason", "")), _("Locked.")),
-    "unlock": (lambda k, p: services.lead_unlock(**k, reason=p.get("reason", "")), _("Unlocked.")),
+    "lock": (lambda k, p: services.lead_lock(**k, reason=p.get("reason", "")), gettext_lazy("Locked.")),
+    "unlock": (lambda k, p: services.lead_unlock(**k, reason=p.get("reason", "")), gettext_lazy("Unlocked.")),
 }
 
 

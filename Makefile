@@ -41,6 +41,8 @@ test-sqlite: install
 test-postgres: install
 	@if [ -n "$$LEADSEA_TEST_POSTGRES" ]; then \
 		LEADSEA_TEST_BACKEND=postgres $(BIN)/pytest -p no:cacheprovider $(PYTEST_ARGS); \
+	elif [ "$$CI" = "true" ]; then \
+		echo "CI=true but LEADSEA_TEST_POSTGRES is not set: the PostgreSQL run is required in CI"; exit 1; \
 	else echo "LEADSEA_TEST_POSTGRES is not set: skipping the PostgreSQL run"; fi
 
 test: lint typecheck migrations-check test-sqlite test-postgres

@@ -110,7 +110,9 @@ def _unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
 from leadsea.leads.api import router as leads_router  # noqa: E402
 from leadsea.pools.api import router as pools_router  # noqa: E402
 from leadsea.tenancy.api import router as auth_router  # noqa: E402
+from leadsea.visits.api import router as visits_router  # noqa: E402
 
 api.add_router("/", auth_router)
 api.add_router("/leads", leads_router)
 api.add_router("/", pools_router)
+api.add_router("/", visits_router)

@@ -57,6 +57,8 @@ INSTALLED_APPS = [
     "leadsea.leads",
     "leadsea.pools",
     "leadsea.pipeline",
+    "leadsea.visits",
+    "leadsea.tasks",
     "leadsea.web",
 ]
 
@@ -136,6 +138,11 @@ STATIC_URL = "/static/"
 STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", VAR_DIR / "static"))
 NODE_MODULES = Path(os.environ.get("LEADSEA_NODE_MODULES", PACKAGE_DIR.parent.parent / "node_modules"))
 STATICFILES_DIRS = [("vendor/htmx", NODE_MODULES / "htmx.org" / "dist")]
+MEDIA_URL = "/media/"
+MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", VAR_DIR / "media"))
+FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+DATA_UPLOAD_MAX_MEMORY_SIZE = 12 * 1024 * 1024
+
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},

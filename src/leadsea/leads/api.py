@@ -11,6 +11,7 @@ from pydantic import Field
 from leadsea.core import clock
 from leadsea.core.errors import FieldInvalid
 from leadsea.leads.models import Lead
+from leadsea.leads.nearby import leads_nearby
 from leadsea.leads.selectors import lead_get, leads_search
 from leadsea.leads.services import lead_create, lead_update
 from leadsea.pools.rules import is_private
@@ -65,6 +66,7 @@ class LeadIn(Schema):
     phones: list[str] | None = None
     lat: float | None = None
     lng: float | None = None
+    coord_sys: str = Field("wgs84", description="lat/lng given in wgs84, gcj02 or bd09; stored as WGS-84")
     source_channel: str = "api"
     status: str = "new"
     tags: list[str] = Field(default_factory=list)
@@ -88,6 +90,7 @@ class LeadPatch(Schema):
     phones: list[str] | None = None
     lat: float | None = None
     lng: float | None = None
+    coord_sys: str | None = Field(None, description="lat/lng given in wgs84, gcj02 or bd09")
     source_channel: str | None = None
     status: str | None = None
     tags: list[str] | None = None
@@ -197,6 +200,58 @@ def create_lead(request: TenantRequest, payload: LeadIn) -> Status:
         tenant=request.tenant, actor=request.membership, data=data, owner_id=owner, pool_id=pool_id
     )
     return Status(201, lead_out(_reload(request, lead.pk)))
+
+
+class LastVisitOut(Schema):
+    at: datetime
+    verified: bool
+    by_me: bool
+    distance_m: float | None
+
+
+class NearbyOut(Schema):
+    lead: LeadOut
+    distance_m: float
+    pool_status: str = Field(description="public, mine, or taken (someone else's private sea)")
+    last_visit: LastVisitOut | None
+
+
+class NearbyQuery(Schema):
+    lat: float
+    lng: float
+    radius_m: float = Field(1000, gt=0, le=50000)
+    limit: int = Field(50, ge=1, le=200)
+    coord_sys: str = Field("wgs84", description="wgs84, gcj02 or bd09: what your map SDK gives")
+    sea: str = Field("all", description="public, private (mine) or all")
+
+
+@router.get("/nearby", response=list[NearbyOut], summary="Merchants near a position, nearest first")
+def nearby(request: TenantRequest, query: Query[NearbyQuery]) -> list[dict[str, Any]]:
+    now = clock.now()
+    me = request.membership
+    found = leads_nearby(tenant=request.tenant, membership=me, now=now, **query.dict())
+    items = []
+    for n in found:
+        lead = lead_out(n.lead, now)
+        if n.pool_status == "taken" and me.role == "bd":
+            lead["owner"] = None  # a BD learns that it is taken, not by whom
+        v = n.last_visit
+        items.append(
+            {
+                "lead": lead,
+                "distance_m": round(n.distance_m, 1),
+                "pool_status": n.pool_status,
+                "last_visit": None
+                if v is None
+                else {
+                    "at": v.visited_at,
+                    "verified": v.verified,
+                    "by_me": v.user_id == me.user_id,
+                    "distance_m": v.distance_m,
+                },
+            }
+        )
+    return items
 
 
 @router.get("/{int:lead_id}", response=LeadOut, summary="Read a lead")

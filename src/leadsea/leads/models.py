@@ -32,6 +32,7 @@ class Lead(TenantModel):
     phones = models.JSONField(default=list, blank=True)  # all phones, E.164, primary first
     lat = models.FloatField(null=True, blank=True)  # WGS-84
     lng = models.FloatField(null=True, blank=True)
+    geo_cell = models.BigIntegerField(null=True, blank=True, editable=False)  # core.geo.cell_of(lat, lng)
     source_channel = models.CharField(max_length=40, blank=True)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.NEW)
     owner = models.ForeignKey(  # indexed with the tenant in lead_tenant_owner_idx and lead_pool_owner_idx
@@ -84,6 +85,7 @@ class Lead(TenantModel):
             models.Index(fields=["tenant", "status", "-updated_at"], name="lead_tenant_status_idx"),
             models.Index(fields=["tenant", "-updated_at"], name="lead_tenant_updated_idx"),
             models.Index(fields=["tenant", "pool", "owner", "expires_at"], name="lead_pool_owner_idx"),
+            models.Index(fields=["tenant", "geo_cell", "lat", "lng"], name="lead_geo_idx"),
             models.Index(
                 fields=["expires_at"], name="lead_expiring_idx", condition=models.Q(owner__isnull=False)
             ),

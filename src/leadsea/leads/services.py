@@ -9,7 +9,7 @@ from typing import Any
 from django.db import transaction
 
 from leadsea.audit.services import change_record, changed_fields
-from leadsea.core import clock
+from leadsea.core import clock, geo
 from leadsea.core.errors import FieldInvalid, Forbidden
 from leadsea.leads.models import Lead, LeadTag
 from leadsea.leads.normalize import clean_text, fold_text, normalize_phone, phone_search_forms
@@ -27,7 +27,17 @@ TEXT_FIELDS = {
     "district": 50,
     "source_channel": 40,
 }
-EDITABLE = set(TEXT_FIELDS) | {"kind", "status", "phone", "phones", "lat", "lng", "tags", "custom_fields"}
+EDITABLE = set(TEXT_FIELDS) | {
+    "kind",
+    "status",
+    "phone",
+    "phones",
+    "lat",
+    "lng",
+    "coord_sys",
+    "tags",
+    "custom_fields",
+}
 MAX_TAGS = 30
 
 
@@ -142,6 +152,15 @@ def _apply(lead: Lead, data: dict[str, Any], *, tenant: Tenant) -> list[str] | N
     if (lead.lat is None) != (lead.lng is None):
         field = "lng" if lead.lng is None else "lat"
         raise FieldInvalid("lat and lng go together.", field=field)
+    coord_sys = data.get("coord_sys") or "wgs84"
+    if coord_sys not in ("wgs84", "gcj02", "bd09"):
+        raise FieldInvalid("coord_sys must be wgs84, gcj02 or bd09.", field="coord_sys")
+    if lead.lat is not None and lead.lng is not None:
+        if coord_sys != "wgs84" and ("lat" in data or "lng" in data):
+            lead.lat, lead.lng = geo.to_wgs84(lead.lat, lead.lng, coord_sys)  # stored as WGS-84
+        lead.geo_cell = geo.cell_of(lead.lat, lead.lng)
+    else:
+        lead.geo_cell = None
     if "custom_fields" in data:
         lead.custom_data = custom_data_validate(
             tenant=tenant, data=data["custom_fields"], existing=None if lead.pk is None else lead.custom_data

@@ -16,6 +16,8 @@ class Tenant(models.Model):
     name = models.CharField(max_length=200)
     default_language = models.CharField(max_length=10, choices=settings.LANGUAGES, default="zh-hans")
     time_zone = models.CharField(max_length=64, default="Asia/Shanghai")
+    # A check-in within this distance of the store is a verified visit (it resets the no-visit clock).
+    visit_radius_m = models.PositiveIntegerField(default=300)
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -14,7 +14,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from leadsea.audit.models import ChangeLog
-from leadsea.core import clock
+from leadsea.core import clock, geo
 from leadsea.core.tenancy_guard import unscoped
 from leadsea.leads.demo_data import generate_pois
 from leadsea.leads.models import Lead, LeadTag
@@ -162,6 +162,7 @@ class Command(BaseCommand):
                 created_at=now,
                 updated_at=now,
             )
+            lead.geo_cell = geo.cell_of(poi.lat, poi.lng)
             lead.search_text = " ".join(
                 [
                     fold_text(lead.name),

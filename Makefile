@@ -27,7 +27,7 @@ run: install
 
 lint: install
 	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src/leadsea tests --exclude src/leadsea/leads/demo_data.py
+	$(BIN)/ruff format --check src/leadsea tests
 
 typecheck: install
 	$(BIN)/mypy

@@ -3,6 +3,7 @@ tenant's data never changes; custom field definitions of one tenant never affect
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -12,10 +13,12 @@ from typing import Any
 import pytest
 from django.apps import apps
 from django.contrib.auth import get_user_model
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.configuration import set_hypothesis_home_dir
+from PIL import Image
 
 from leadsea.audit.models import ChangeLog
 from leadsea.core.errors import DomainError
@@ -25,6 +28,7 @@ from leadsea.metadata.models import FieldDefinition
 from leadsea.metadata.services import custom_data_validate, field_definition_create
 from leadsea.tenancy.models import ApiToken, Tenant
 from leadsea.tenancy.services import token_issue, user_create
+from leadsea.visits.services import visit_record
 
 pytestmark = pytest.mark.django_db
 # Hypothesis keeps a cache of constants besides its example database: not in the work tree.
@@ -64,6 +68,18 @@ def _setup(org: Any, other_org: Any, api_as: Any) -> dict[str, Any]:
         assert r.status_code == 201, r.content
         b_leads.append(r.json()["id"])
     token_issue(tenant_slug=other_org.tenant.slug, username=other_org.bd1.user.username, password=PASSWORD)
+    # A visit with a photo in each tenant, so that the photo route has something to refuse (and to serve).
+    for tenant_org, lead_id in ((org, a_leads[0]), (other_org, b_leads[1])):
+        buffer = io.BytesIO()
+        Image.new("RGB", (2, 2), "green").save(buffer, "PNG")
+        visit_record(
+            tenant=tenant_org.tenant,
+            actor=tenant_org.admin,
+            lead_id=lead_id,
+            lat=39.9,
+            lng=116.4,
+            photo=SimpleUploadedFile("door.png", buffer.getvalue(), content_type="image/png"),
+        )
     return {
         "a_leads": a_leads,
         "b_leads": b_leads,

@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "leadsea.visits",
     "leadsea.tasks",
     "leadsea.web",
+    "leadsea.mobile",
 ]
 
 MIDDLEWARE = [
@@ -137,7 +138,10 @@ USE_TZ = True
 STATIC_URL = "/static/"
 STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", VAR_DIR / "static"))
 NODE_MODULES = Path(os.environ.get("LEADSEA_NODE_MODULES", PACKAGE_DIR.parent.parent / "node_modules"))
-STATICFILES_DIRS = [("vendor/htmx", NODE_MODULES / "htmx.org" / "dist")]
+STATICFILES_DIRS = [
+    ("vendor/htmx", NODE_MODULES / "htmx.org" / "dist"),
+    ("vendor/leaflet", NODE_MODULES / "leaflet" / "dist"),
+]
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", VAR_DIR / "media"))
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024

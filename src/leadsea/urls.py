@@ -11,6 +11,8 @@ urlpatterns = [
     path("api/v1/", api.urls),
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("m/", include("leadsea.mobile.urls")),
+    path("", include("leadsea.mobile.desktop_urls")),
     path("", include("leadsea.pools.urls")),
     path("", include("leadsea.web.urls")),
 ]

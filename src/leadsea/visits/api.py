@@ -118,7 +118,7 @@ def visit_out(v: Visit) -> dict[str, Any]:
         "distance_m": None if v.distance_m is None else round(v.distance_m, 1),
         "radius_m": v.radius_m,
         "verified": v.verified,
-        "photo_url": v.photo.url if v.photo else None,
+        "photo_url": f"/api/v1/visits/{v.pk}/photo" if v.photo else None,
         "corrects_id": v.corrects_id,
         "visited_at": v.visited_at,
     }
@@ -163,9 +163,21 @@ def create_visit(request: TenantRequest, payload: VisitIn) -> Status:
     "/visits/with-photo", response={201: VisitOut}, summary="Check in at a store with a photo (multipart)"
 )
 def create_visit_with_photo(
-    request: TenantRequest, payload: Form[VisitIn], photo: File[UploadedFile] | None = None
+    request: TenantRequest, payload: Form[VisitIn], photo: File[UploadedFile]
 ) -> Status:
     return _visit(request, payload, photo)
+
+
+@router.get("/visits/{int:visit_id}/photo", summary="A visit's photo (the image bytes)", response={200: None})
+def visit_photo(request: TenantRequest, visit_id: int) -> Any:
+    from django.http import FileResponse
+
+    from leadsea.visits.selectors import visit_photo_file
+
+    handle, content_type = visit_photo_file(
+        tenant=request.tenant, membership=request.membership, visit_id=visit_id
+    )
+    return FileResponse(handle, content_type=content_type)
 
 
 @router.get("/leads/{int:lead_id}/visits", response=list[VisitOut], summary="A store's visits, newest first")

@@ -33,3 +33,18 @@ def last_visits(*, tenant: Any, lead_ids: list[int]) -> dict[int, Visit]:
         "user"
     )
     return {v.lead_id: v for v in visits}
+
+
+def visit_photo_file(*, tenant: Any, membership: Any, visit_id: int) -> tuple[Any, str]:
+    """The photo of a visit to a store the viewer may see: (open file, content type)."""
+    import mimetypes
+
+    from leadsea.core.errors import NotFound
+    from leadsea.leads.selectors import lead_get
+
+    visit = Visit.objects.filter(tenant=tenant, pk=visit_id).first()
+    if visit is None or not visit.photo:
+        raise NotFound("Photo not found.", code="photo_not_found")
+    lead_get(tenant=tenant, membership=membership, lead_id=visit.lead_id)
+    content_type = mimetypes.guess_type(visit.photo.name)[0] or "application/octet-stream"
+    return visit.photo.open("rb"), content_type

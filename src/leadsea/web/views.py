@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib import messages
 from django.contrib.auth import authenticate, login, logout
 from django.core.paginator import Paginator
 from django.db import connection
@@ -18,10 +19,12 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from leadsea.audit.selectors import changes_for
 from leadsea.core.errors import DomainError
+from leadsea.leads.merchant import merchant_360
 from leadsea.leads.models import Lead
 from leadsea.leads.selectors import lead_cities, lead_get, leads_search
 from leadsea.leads.services import can_edit, lead_create, lead_update
 from leadsea.metadata.selectors import field_definitions
+from leadsea.pipeline.services import lead_stage_set
 from leadsea.tenancy.middleware import SESSION_TENANT
 from leadsea.tenancy.selectors import membership_get, memberships_of_user, tenant_by_slug
 from leadsea.web.decorators import tenant_required
@@ -191,8 +194,30 @@ def lead_detail(request: HttpRequest, lead_id: int) -> HttpResponse:
             "custom": custom,
             "changes": changes_for(tenant=tenant, object_type="lead", object_id=lead.pk),
             "can_edit": can_edit(membership=membership, lead=lead),
+            "m": merchant_360(tenant=tenant, membership=membership, lead=lead),
         },
     )
+
+
+@tenant_required
+@require_POST
+def lead_stage(request: HttpRequest, lead_id: int) -> HttpResponse:
+    """Move the lead's opportunity to a stage (won signs it; lost needs a reason)."""
+    tenant, membership = _ctx(request)
+    try:
+        lead_stage_set(
+            tenant=tenant,
+            actor=membership,
+            lead_id=lead_id,
+            stage_key=request.POST.get("stage", ""),
+            lost_reason=request.POST.get("lost_reason") or None,
+            note=request.POST.get("note", ""),
+        )
+    except DomainError as exc:
+        messages.error(request, str(exc.message))
+    else:
+        messages.success(request, _("Stage updated."))
+    return redirect("web:lead_detail", lead_id=lead_id)
 
 
 def _form_with_service_error(form: LeadForm, exc: DomainError) -> None:

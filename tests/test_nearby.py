@@ -1,0 +1,150 @@
+"""Nearby merchants: exact against brute force, sorted, with pool status that never says whose."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime
+
+import pytest
+
+from leadsea.core import geo
+from leadsea.leads.models import Lead
+from leadsea.leads.nearby import leads_nearby
+from leadsea.leads.services import lead_create
+from leadsea.pools import services as pools
+
+pytestmark = pytest.mark.django_db
+T0 = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
+CENTRE = (39.9087, 116.4605)
+
+
+def scatter(org, n: int, seed: int = 1, spread_m: float = 3000) -> list[Lead]:
+    rng = random.Random(seed)
+    made = []
+    for i in range(n):
+        lat = CENTRE[0] + rng.uniform(-spread_m, spread_m) / 111_195
+        lng = CENTRE[1] + rng.uniform(-spread_m, spread_m) / (111_195 * 0.767)
+        made.append(
+            lead_create(
+                tenant=org.tenant, actor=org.admin, data={"name": f"店{i}", "lat": lat, "lng": lng}, now=T0
+            )
+        )
+    return made
+
+
+def brute(leads: list[Lead], lat: float, lng: float, radius: float, limit: int) -> list[int]:
+    found = sorted((geo.haversine_m(lat, lng, x.lat, x.lng), x.pk) for x in leads)
+    return [pk for d, pk in found if d <= radius][:limit]
+
+
+def test_matches_brute_force_on_random_points(org, time_machine):
+    time_machine.move_to(T0, tick=False)
+    leads = scatter(org, 300)
+    rng = random.Random(2)
+    for _ in range(25):
+        lat = CENTRE[0] + rng.uniform(-2000, 2000) / 111_195
+        lng = CENTRE[1] + rng.uniform(-2000, 2000) / 85_300
+        radius = rng.choice([150, 500, 1000, 2500])
+        got = leads_nearby(
+            tenant=org.tenant, membership=org.admin, lat=lat, lng=lng, radius_m=radius, limit=50
+        )
+        assert [n.lead.pk for n in got] == brute(leads, lat, lng, radius, 50)
+        distances = [n.distance_m for n in got]
+        assert distances == sorted(distances) and all(d <= radius for d in distances)
+
+
+def test_edge_of_the_radius_is_exact(org, time_machine):
+    time_machine.move_to(T0, tick=False)
+    inside, outside = [], []
+    for bearing in range(0, 360, 15):
+        for dist, bucket in ((999.5, inside), (1000.5, outside)):
+            # walk `dist` metres from the centre on `bearing` (spherical destination formula)
+            import math
+
+            r = geo.EARTH_RADIUS_M
+            phi1, lam1, theta = map(math.radians, (CENTRE[0], CENTRE[1], bearing))
+            delta = dist / r
+            phi2 = math.asin(
+                math.sin(phi1) * math.cos(delta) + math.cos(phi1) * math.sin(delta) * math.cos(theta)
+            )
+            lam2 = lam1 + math.atan2(
+                math.sin(theta) * math.sin(delta) * math.cos(phi1),
+                math.cos(delta) - math.sin(phi1) * math.sin(phi2),
+            )
+            bucket.append(
+                lead_create(
+                    tenant=org.tenant,
+                    actor=org.admin,
+                    data={
+                        "name": f"边{bearing}-{dist}",
+                        "lat": math.degrees(phi2),
+                        "lng": math.degrees(lam2),
+                    },
+                    now=T0,
+                ).pk
+            )
+    got = {
+        n.lead.pk
+        for n in leads_nearby(
+            tenant=org.tenant, membership=org.admin, lat=CENTRE[0], lng=CENTRE[1], radius_m=1000, limit=200
+        )
+    }
+    assert got == set(inside)
+
+
+def test_pool_status_and_sea_filter_and_no_owner_for_bds(org, api_as, time_machine):
+    time_machine.move_to(T0, tick=False)
+    a, b, c = (
+        lead_create(
+            tenant=org.tenant,
+            actor=org.admin,
+            data={"name": n, "lat": CENTRE[0] + i * 0.0005, "lng": CENTRE[1]},
+            now=T0,
+        )
+        for i, n in enumerate(["公海店", "我的店", "别人的店"])
+    )
+    pools.lead_claim(tenant=org.tenant, actor=org.bd1, lead_id=b.pk, now=T0)
+    pools.lead_claim(tenant=org.tenant, actor=org.bd2, lead_id=c.pk, now=T0)
+    got = leads_nearby(tenant=org.tenant, membership=org.bd1, lat=CENTRE[0], lng=CENTRE[1], radius_m=500)
+    assert [(n.lead.pk, n.pool_status) for n in got] == [(a.pk, "public"), (b.pk, "mine"), (c.pk, "taken")]
+    public = leads_nearby(tenant=org.tenant, membership=org.bd1, lat=CENTRE[0], lng=CENTRE[1], sea="public")
+    assert [n.lead.pk for n in public] == [a.pk]
+    mine = leads_nearby(tenant=org.tenant, membership=org.bd1, lat=CENTRE[0], lng=CENTRE[1], sea="private")
+    assert [n.lead.pk for n in mine] == [b.pk]
+    body = api_as(org.bd1).get("/api/v1/leads/nearby", {"lat": CENTRE[0], "lng": CENTRE[1]}).json()
+    taken = next(x for x in body if x["pool_status"] == "taken")
+    assert taken["lead"]["owner"] is None and str(org.bd2.user_id) not in str(taken["lead"]["owner"])
+    manager = api_as(org.manager).get("/api/v1/leads/nearby", {"lat": CENTRE[0], "lng": CENTRE[1]}).json()
+    assert next(x for x in manager if x["lead"]["id"] == c.pk)["lead"]["owner"] == org.bd2.user_id
+
+
+def test_coordinate_systems_and_errors(org, api_as, time_machine):
+    time_machine.move_to(T0, tick=False)
+    lead = lead_create(
+        tenant=org.tenant, actor=org.admin, data={"name": "店", "lat": CENTRE[0], "lng": CENTRE[1]}, now=T0
+    )
+    api = api_as(org.bd1)
+    for coord_sys in ("gcj02", "bd09"):
+        lat, lng = geo.from_wgs84(*CENTRE, coord_sys)
+        body = api.get(
+            "/api/v1/leads/nearby", {"lat": lat, "lng": lng, "coord_sys": coord_sys, "radius_m": 50}
+        ).json()
+        assert [x["lead"]["id"] for x in body] == [lead.pk] and body[0]["distance_m"] < 1
+    r = api.get("/api/v1/leads/nearby", {"lat": 39.9, "lng": 116.4, "coord_sys": "utm"})
+    assert r.status_code == 422 and r.json()["error"]["field"] == "coord_sys"
+    r = api.get("/api/v1/leads/nearby", {"lat": 39.9, "lng": 116.4, "radius_m": 100000})
+    assert r.status_code == 422
+    # A lead created from a GCJ-02 map pick is stored as WGS-84.
+    gcj = geo.from_wgs84(39.95, 116.40, "gcj02")
+    made = api.post(
+        "/api/v1/leads", {"name": "地图选点", "lat": gcj[0], "lng": gcj[1], "coord_sys": "gcj02"}
+    ).json()
+    assert geo.haversine_m(made["lat"], made["lng"], 39.95, 116.40) < 0.5
+
+
+def test_nearby_query_count_is_bounded(org, time_machine, django_assert_max_num_queries):
+    time_machine.move_to(T0, tick=False)
+    scatter(org, 80, spread_m=400)
+    with django_assert_max_num_queries(6):
+        got = leads_nearby(tenant=org.tenant, membership=org.bd1, lat=CENTRE[0], lng=CENTRE[1], radius_m=1000)
+    assert len(got) == 50

@@ -564,7 +564,7 @@ def test_photo_upload_is_stored_and_served_to_those_who_see_the_lead(org: Org, o
     assert f'href="/m/visits/{visit.pk}/photo/"' in page
     r = client.get(f"/m/visits/{visit.pk}/photo/")
     assert r.status_code == 200 and r["Content-Type"] == "image/png"
-    assert r.content.startswith(b"\x89PNG")
+    assert b"".join(r.streaming_content).startswith(b"\x89PNG")
     assert login(org.bd2).get(f"/m/visits/{visit.pk}/photo/").status_code == 404  # bd1's private lead
     assert login(other_org.bd1).get(f"/m/visits/{visit.pk}/photo/").status_code == 404
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
-from django.db.models import Q
+from django.db.models import F, QuerySet
 
+from leadsea.core import geo
 from leadsea.leads.models import Lead
 from leadsea.leads.selectors import leads_visible
 from leadsea.pipeline.models import LostReason, Opportunity, Stage
@@ -22,20 +24,49 @@ class Merchant360:
     opportunities: list[Opportunity]
     stages: list[Stage]
     lost_reasons: list[LostReason]
-    related: list[Lead]
+    related: list[RelatedStore]
     # Filled by the operations and competitor work (deals, sales history, competitor sales).
     deals: list[Any] = field(default_factory=list)
     competitor_sales: list[Any] = field(default_factory=list)
 
 
-def related_stores(*, tenant: Tenant, membership: Membership, lead: Lead, limit: int = 20) -> list[Lead]:
-    """Other stores of the same brand (same name, other branches) that the viewer may see."""
+@dataclass(frozen=True)
+class RelatedStore:
+    lead: Lead
+    distance_m: float | None  # from the store being looked at
+
+
+def related_stores(
+    *, tenant: Tenant, membership: Membership, lead: Lead, limit: int = 20, now: datetime | None = None
+) -> list[RelatedStore]:
+    """Other stores of the same brand (same name, other branches) that the caller may see, nearest first."""
     if not lead.name:
         return []
-    return list(
-        leads_visible(tenant=tenant, membership=membership)
-        .filter(Q(name=lead.name) & ~Q(pk=lead.pk))
-        .order_by("city", "branch_name", "id")[:limit]
+    qs = (
+        leads_visible(tenant=tenant, membership=membership, now=now)
+        .filter(name=lead.name)
+        .exclude(pk=lead.pk)
+        .only(
+            "id", "name", "branch_name", "city", "district", "address", "lat", "lng", "owner_id", "expires_at"
+        )
+        .order_by("id")[:200]
+    )
+    stores = []
+    for other in qs:
+        distance = None
+        if None not in (lead.lat, lead.lng, other.lat, other.lng):
+            distance = geo.haversine_m(lead.lat, lead.lng, other.lat, other.lng)  # type: ignore[arg-type]
+        stores.append(RelatedStore(lead=other, distance_m=distance))
+    stores.sort(key=lambda s: (s.distance_m is None, s.distance_m or 0.0, s.lead.pk))
+    return stores[:limit]
+
+
+def opportunities_of(*, tenant: Tenant, lead: Lead) -> QuerySet[Opportunity]:
+    """A lead's opportunities, open ones first, newest first."""
+    return (
+        Opportunity.objects.filter(tenant=tenant, lead=lead)
+        .select_related("stage", "lost_reason")
+        .order_by(F("closed_at").desc(nulls_first=True), "-created_at", "-id")
     )
 
 

@@ -9,13 +9,11 @@ from typing import Any
 
 from django.core.cache import cache
 from django.db import connection
-from django.db.models import Avg, Count, F, QuerySet
+from django.db.models import Avg, Count
 from django.utils import timezone
 
-from leadsea.core import clock, geo
+from leadsea.core import clock
 from leadsea.leads.models import Lead
-from leadsea.leads.selectors import leads_visible
-from leadsea.pipeline.models import Opportunity
 from leadsea.pools.selectors import pool_ids_of
 from leadsea.tasks.selectors import open_tasks, planned_visits
 from leadsea.tenancy.models import Membership, Tenant
@@ -65,46 +63,6 @@ def district_centres(*, tenant: Tenant, membership: Membership, limit: int = 500
     ]
     cache.set(key, centres, DISTRICT_CACHE_SECONDS)
     return centres
-
-
-@dataclass(frozen=True)
-class RelatedStore:
-    lead: Lead
-    distance_m: float | None  # from the store being looked at
-
-
-def related_stores(
-    *, tenant: Tenant, membership: Membership, lead: Lead, limit: int = 20, now: datetime | None = None
-) -> list[RelatedStore]:
-    """Other stores of the same brand (same name, other branches) that the caller may see, nearest first."""
-    if not lead.name:
-        return []
-    qs = (
-        leads_visible(tenant=tenant, membership=membership, now=now)
-        .filter(name=lead.name)
-        .exclude(pk=lead.pk)
-        .only(
-            "id", "name", "branch_name", "city", "district", "address", "lat", "lng", "owner_id", "expires_at"
-        )
-        .order_by("id")[:200]
-    )
-    stores = []
-    for other in qs:
-        distance = None
-        if None not in (lead.lat, lead.lng, other.lat, other.lng):
-            distance = geo.haversine_m(lead.lat, lead.lng, other.lat, other.lng)  # type: ignore[arg-type]
-        stores.append(RelatedStore(lead=other, distance_m=distance))
-    stores.sort(key=lambda s: (s.distance_m is None, s.distance_m or 0.0, s.lead.pk))
-    return stores[:limit]
-
-
-def opportunities_of(*, tenant: Tenant, lead: Lead) -> QuerySet[Opportunity]:
-    """A lead's opportunities, open ones first, newest first."""
-    return (
-        Opportunity.objects.filter(tenant=tenant, lead=lead)
-        .select_related("stage", "lost_reason")
-        .order_by(F("closed_at").desc(nulls_first=True), "-created_at", "-id")
-    )
 
 
 def todo_total(*, tenant: Any, user_id: int, now: datetime | None = None) -> int:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import mimetypes
 import os
 from dataclasses import dataclass
 from functools import lru_cache
@@ -17,7 +16,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.staticfiles import finders
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.templatetags.static import static
 from django.urls import reverse
@@ -27,11 +26,12 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from leadsea.core import clock, geo
 from leadsea.core.errors import DomainError, NotFound
+from leadsea.leads.merchant import opportunities_of, related_stores
 from leadsea.leads.models import Lead
 from leadsea.leads.nearby import Nearby, leads_nearby
 from leadsea.leads.selectors import lead_get, leads_search
 from leadsea.mobile.forms import COORD_SYSTEMS, RADII, SEAS, CheckinForm, PositionForm
-from leadsea.mobile.selectors import district_centres, opportunities_of, related_stores
+from leadsea.mobile.selectors import district_centres
 from leadsea.mobile.services import checkin_record
 from leadsea.pools.rules import is_private
 from leadsea.pools.words import drop_in_words, urgency
@@ -40,7 +40,7 @@ from leadsea.tasks.services import task_complete
 from leadsea.tenancy.models import Membership, Tenant
 from leadsea.tenancy.selectors import members, subtree_user_ids
 from leadsea.visits.models import Visit
-from leadsea.visits.selectors import contacts_of, visits_of
+from leadsea.visits.selectors import contacts_of, visit_photo_file, visits_of
 from leadsea.web.decorators import tenant_required
 
 # The app shell the service worker caches (static paths); the offline page is added by URL.
@@ -273,13 +273,12 @@ def lead_page(request: HttpRequest, lead_id: int) -> HttpResponse:
 @require_GET
 def visit_photo(request: HttpRequest, visit_id: int) -> HttpResponse:
     """A visit's photo, to those who may see its lead (photos are not public media)."""
-    tenant, _membership = _ctx(request)
-    visit = Visit.objects.filter(tenant=tenant, pk=visit_id).only("id", "lead_id", "photo").first()
-    if visit is None or not visit.photo or _lead(request, visit.lead_id) is None:
+    tenant, membership = _ctx(request)
+    try:
+        handle, content_type = visit_photo_file(tenant=tenant, membership=membership, visit_id=visit_id)
+    except DomainError:
         return _not_found(request)
-    content_type = mimetypes.guess_type(visit.photo.name)[0] or "application/octet-stream"
-    with visit.photo.open("rb") as photo:  # at most MAX_PHOTO_BYTES (8 MB), checked at upload
-        response = HttpResponse(photo.read(), content_type=content_type)
+    response: Any = FileResponse(handle, content_type=content_type)
     response["Cache-Control"] = "private, max-age=3600"
     return response
 

@@ -108,7 +108,14 @@ def upload(name: str, content: bytes, content_type: str) -> Any:
 
 
 def checkin_data(lat: float, lng: float, **extra: Any) -> dict[str, Any]:
-    return {"lat": f"{lat:.7f}", "lng": f"{lng:.7f}", "accuracy_m": "12", "coord_sys": "wgs84", **extra}
+    return {
+        "lat": f"{lat:.7f}",
+        "lng": f"{lng:.7f}",
+        "accuracy_m": "12",
+        "coord_sys": "wgs84",
+        "position_source": "gps",
+        **extra,
+    }
 
 
 # --------------------------------------------------------------------------------------------- pages
@@ -733,3 +740,16 @@ def test_another_tenants_ids_are_404_on_every_mobile_page(org: Org, other_org: O
         assert "别家的店" not in page
     assert Visit.objects.filter(tenant=other_org.tenant).count() == 1
     assert Task.objects.get(tenant=other_org.tenant, pk=task.pk).status == Task.Status.OPEN
+
+
+def test_a_position_typed_by_hand_never_verifies(org: Org, frozen: Any) -> None:
+    lead = claim(org, org.bd1, store(org, "手输店"), days_ago=3)
+    due = lead.visit_due_at
+    client = login(org.bd1)
+    r = client.post(
+        f"/m/leads/{lead.pk}/checkin/", checkin_data(*HOME, position_source="manual"), follow=True
+    )
+    assert r.status_code == 200
+    visit = Visit.objects.get(tenant=org.tenant, lead=lead)
+    assert not visit.verified and visit.position_source == "manual" and visit.distance_m < 1
+    assert reload(org, lead).visit_due_at == due

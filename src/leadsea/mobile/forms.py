@@ -55,6 +55,8 @@ class CheckinForm(forms.Form):
         error_messages={"required": _("No position yet: allow location access, or enter it by hand.")},
     )
     accuracy_m = forms.FloatField(required=False, min_value=0)
+    # Set to "gps" by the page when the browser's location fills the position; typed by hand otherwise.
+    position_source = forms.ChoiceField(choices=[("gps", "gps"), ("manual", "manual")], required=False)
     coord_sys = forms.ChoiceField(choices=COORD_SYSTEMS, initial="wgs84", required=False)
     contact = forms.ChoiceField(required=False, label=_("Contact met"))
     new_name = forms.CharField(required=False, max_length=100, label=_("Name"))
@@ -111,6 +113,7 @@ class CheckinForm(forms.Form):
             "lng": d["lng"],
             "coord_sys": d.get("coord_sys") or "wgs84",
             "accuracy_m": d.get("accuracy_m"),
+            "position_source": d.get("position_source") or "manual",
             "contact_id": int(contact) if contact.isdigit() else None,
             "purpose": d.get("purpose") or Visit.Purpose.FOLLOW_UP,
             "outcome": d.get("outcome") or "",

@@ -296,6 +296,10 @@ def _checkin_message(visit: Visit) -> tuple[int, str]:
         }
     if visit.distance_m is None:
         return messages.WARNING, _("Checked in, not verified: the store has no position on record.")
+    if visit.position_source != "gps":
+        return messages.WARNING, _(
+            "Checked in, not verified: a position entered by hand does not verify a visit."
+        )
     if visit.distance_m <= visit.radius_m:
         return messages.WARNING, _(
             "Checked in, not verified: the position was only accurate to ±%(a)s (it must be within %(r)s)."

@@ -27,6 +27,7 @@ class VisitIn(Schema):
     lng: float
     coord_sys: str = Field("wgs84", description="wgs84, gcj02 (Amap, Tencent) or bd09 (Baidu)")
     accuracy_m: float | None = None
+    position_source: str = Field("gps", description="gps (the device's location) or manual (never verifies)")
     contact_id: int | None = Field(None, description="The contact (KP) met")
     purpose: str = Field("follow_up", description="first, follow_up, signing, service, other")
     outcome: str = Field("", description="met_kp, not_met, interested, not_interested, signed, closed, other")
@@ -50,6 +51,7 @@ class VisitOut(Schema):
     lng: float
     coord_sys: str
     accuracy_m: float | None
+    position_source: str
     distance_m: float | None
     radius_m: int
     verified: bool
@@ -115,6 +117,7 @@ def visit_out(v: Visit) -> dict[str, Any]:
         "lng": v.lng,
         "coord_sys": v.coord_sys,
         "accuracy_m": v.accuracy_m,
+        "position_source": v.position_source,
         "distance_m": None if v.distance_m is None else round(v.distance_m, 1),
         "radius_m": v.radius_m,
         "verified": v.verified,

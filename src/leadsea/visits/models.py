@@ -67,6 +67,8 @@ class Visit(TenantModel):
     lng = models.FloatField()
     coord_sys = models.CharField(max_length=8, default="wgs84")  # what the device gave
     accuracy_m = models.FloatField(null=True, blank=True)
+    # gps: from the device's location service; manual: typed or picked by hand, which never verifies a visit.
+    position_source = models.CharField(max_length=8, default="gps")
     distance_m = models.FloatField(null=True, blank=True)  # to the store; null when the store has no position
     radius_m = models.PositiveIntegerField()  # the tenant's visit radius at the time
     verified = models.BooleanField(default=False)

@@ -105,6 +105,7 @@ def visit_record(
     next_visit_at: datetime | None = None,
     photo: UploadedFile | None = None,
     corrects_id: int | None = None,
+    position_source: str = "gps",
     now: datetime | None = None,
 ) -> Visit:
     """Record a check-in at a store. Unverified visits are kept and shown with their distance, but only a
@@ -146,7 +147,14 @@ def visit_record(
     distance = None
     if lead.lat is not None and lead.lng is not None:
         distance = geo.haversine_m(lat_w, lng_w, lead.lat, lead.lng)
-    verified = distance is not None and distance <= radius and (accuracy is None or accuracy <= radius)
+    if position_source not in ("gps", "manual"):
+        raise FieldInvalid("position_source must be gps or manual.", field="position_source")
+    verified = (
+        position_source == "gps"
+        and distance is not None
+        and distance <= radius
+        and (accuracy is None or accuracy <= radius)
+    )
     visit = Visit(
         tenant=tenant,
         lead=lead,
@@ -161,6 +169,7 @@ def visit_record(
         lng=lng_w,
         coord_sys=coord_sys,
         accuracy_m=accuracy,
+        position_source=position_source,
         distance_m=distance,
         radius_m=radius,
         verified=verified,

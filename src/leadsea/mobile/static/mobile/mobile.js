@@ -222,6 +222,7 @@
       form.elements.lng.value = p.lng.toFixed(7);
       form.elements.accuracy_m.value = Math.round(p.accuracy);
       form.elements.coord_sys.value = "wgs84";
+      form.elements.position_source.value = "gps";
       var text = fmt(msg(form, "located"), {acc: Math.round(p.accuracy)});
       if (!isNaN(storeLat)) {
         var d = haversine(p.lat, p.lng, storeLat, storeLng);
@@ -254,7 +255,10 @@
     });
     // A position typed by hand has no accuracy of its own.
     ["lat", "lng"].forEach(function (name) {
-      form.elements[name].addEventListener("input", function () { form.elements.accuracy_m.value = ""; });
+      form.elements[name].addEventListener("input", function () {
+        form.elements.accuracy_m.value = "";
+        form.elements.position_source.value = "manual";
+      });
     });
     var contact = form.querySelector("[data-contact]");
     var newContact = document.getElementById("new-contact");

@@ -1,6 +1,12 @@
-"""Typed domain errors with stable codes; the API maps them once to HTTP status and JSON."""
+"""Typed domain errors with stable codes; the API maps them once to HTTP status and JSON.
+
+Messages are for people: raise sites pass `gettext(...)` text in the request's language, and the default
+messages below are lazy so that they render in the language active when the error is raised."""
 
 from __future__ import annotations
+
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy
 
 
 class DomainError(Exception):
@@ -8,10 +14,10 @@ class DomainError(Exception):
 
     status = 400
     code = "bad_request"
-    default_message = "The request could not be processed."
+    default_message: str | Promise = gettext_lazy("The request could not be processed.")
 
     def __init__(self, message: str | None = None, *, code: str | None = None, field: str | None = None):
-        self.message = message or self.default_message
+        self.message: str = str(message or self.default_message)
         if code:
             self.code = code
         self.field = field
@@ -24,34 +30,34 @@ class DomainError(Exception):
 class Malformed(DomainError):
     status = 400
     code = "malformed"
-    default_message = "The request is malformed."
+    default_message = gettext_lazy("The request is malformed.")
 
 
 class Unauthenticated(DomainError):
     status = 401
     code = "unauthenticated"
-    default_message = "Authentication failed."
+    default_message = gettext_lazy("Authentication failed.")
 
 
 class Forbidden(DomainError):
     status = 403
     code = "forbidden"
-    default_message = "You are not allowed to do this."
+    default_message = gettext_lazy("You are not allowed to do this.")
 
 
 class NotFound(DomainError):
     status = 404
     code = "not_found"
-    default_message = "Not found."
+    default_message = gettext_lazy("Not found.")
 
 
 class Conflict(DomainError):
     status = 409
     code = "conflict"
-    default_message = "The request conflicts with the current state."
+    default_message = gettext_lazy("The request conflicts with the current state.")
 
 
 class FieldInvalid(DomainError):
     status = 422
     code = "invalid"
-    default_message = "A field is invalid."
+    default_message = gettext_lazy("A field is invalid.")

@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from django.db import connection
+from django.utils.translation import gettext as _
 
 from leadsea.core import clock, geo
 from leadsea.core.errors import FieldInvalid
@@ -100,17 +101,19 @@ def leads_nearby(
     pool status (public, mine, taken) but not whose; supervisors see the owner on the lead."""
     now = now or clock.now()
     if coord_sys not in ("wgs84", "gcj02", "bd09"):
-        raise FieldInvalid("coord_sys must be wgs84, gcj02 or bd09.", field="coord_sys")
+        raise FieldInvalid(_("coord_sys must be wgs84, gcj02 or bd09."), field="coord_sys")
     if not -90 <= lat <= 90:
-        raise FieldInvalid("lat must lie between -90 and 90.", field="lat")
+        raise FieldInvalid(_("lat must lie between -90 and 90."), field="lat")
     if not -180 <= lng <= 180:
-        raise FieldInvalid("lng must lie between -180 and 180.", field="lng")
+        raise FieldInvalid(_("lng must lie between -180 and 180."), field="lng")
     if not 0 < radius_m <= MAX_RADIUS_M:
-        raise FieldInvalid(f"radius_m must be more than 0 and at most {MAX_RADIUS_M}.", field="radius_m")
+        raise FieldInvalid(
+            _("radius_m must be more than 0 and at most %(max)s.") % {"max": MAX_RADIUS_M}, field="radius_m"
+        )
     if not 1 <= limit <= MAX_LIMIT:
-        raise FieldInvalid(f"limit must be 1 to {MAX_LIMIT}.", field="limit")
+        raise FieldInvalid(_("limit must be 1 to %(max)s.") % {"max": MAX_LIMIT}, field="limit")
     if sea not in ("public", "private", "all"):
-        raise FieldInvalid("sea must be public, private or all.", field="sea")
+        raise FieldInvalid(_("sea must be public, private or all."), field="sea")
     lat, lng = geo.to_wgs84(lat, lng, coord_sys)
     pools = None if membership.sees_whole_tenant else pool_ids_of(tenant=tenant, membership=membership)
     rows = candidate_ids(

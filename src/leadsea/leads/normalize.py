@@ -6,6 +6,7 @@ import re
 import unicodedata
 
 import phonenumbers
+from django.utils.translation import gettext as _
 
 from leadsea.core.errors import FieldInvalid
 
@@ -33,9 +34,15 @@ def normalize_phone(raw: str, *, field: str = "phone", region: str = "CN") -> st
     try:
         parsed = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException:
-        raise FieldInvalid(f"{raw!r} is not a phone number.", code="invalid_phone", field=field)
+        raise FieldInvalid(
+            _("%(phone)s is not a phone number.") % {"phone": repr(raw)}, code="invalid_phone", field=field
+        )
     if not phonenumbers.is_valid_number(parsed):
-        raise FieldInvalid(f"{raw!r} is not a valid phone number.", code="invalid_phone", field=field)
+        raise FieldInvalid(
+            _("%(phone)s is not a valid phone number.") % {"phone": repr(raw)},
+            code="invalid_phone",
+            field=field,
+        )
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 

@@ -8,6 +8,7 @@ from datetime import datetime
 
 from django.db.models import Prefetch, Q, QuerySet
 from django.db.models.fields.json import KeyTextTransform
+from django.utils.translation import gettext as _
 
 from leadsea.core import clock
 from leadsea.core.errors import FieldInvalid, NotFound
@@ -58,7 +59,7 @@ def lead_get(*, tenant: Tenant, membership: Membership, lead_id: int, now: datet
         .first()
     )
     if lead is None:
-        raise NotFound("Lead not found.", code="lead_not_found")
+        raise NotFound(_("Lead not found."), code="lead_not_found")
     return lead
 
 
@@ -69,11 +70,15 @@ def _custom_filter(defn: FieldDefinition, raw: str) -> Q:
         try:
             number: float | int = float(raw) if defn.field_type == T.DECIMAL else int(raw)
         except ValueError:
-            raise FieldInvalid(f"cf_{defn.key} must be a number.", field=f"cf_{defn.key}")
+            raise FieldInvalid(
+                _("%(field)s must be a number.") % {"field": f"cf_{defn.key}"}, field=f"cf_{defn.key}"
+            )
         return Q(**{path: number})
     if defn.field_type == T.BOOLEAN:
         if raw.lower() not in {"true", "false", "1", "0"}:
-            raise FieldInvalid(f"cf_{defn.key} must be true or false.", field=f"cf_{defn.key}")
+            raise FieldInvalid(
+                _("%(field)s must be true or false.") % {"field": f"cf_{defn.key}"}, field=f"cf_{defn.key}"
+            )
         return Q(**{path: raw.lower() in {"true", "1"}})
     if defn.field_type == T.MULTI_CHOICE:
         # The JSON text of the stored list contains the quoted value: PostgreSQL's jsonb renders it as is,
@@ -107,7 +112,7 @@ def leads_search(
         if not owner:
             owner = "me"  # private means mine; supervisors name another owner with owner=
     elif sea not in (None, "", "all"):
-        raise FieldInvalid("sea must be public, private or all.", field="sea")
+        raise FieldInvalid(_("sea must be public, private or all."), field="sea")
     if pool is not None:
         qs = qs.filter(pool_id=pool)
     if stage:
@@ -118,7 +123,10 @@ def leads_search(
         qs = qs.filter(city=city)
     if status:
         if status not in Lead.Status.values:
-            raise FieldInvalid(f"status must be one of {', '.join(Lead.Status.values)}.", field="status")
+            raise FieldInvalid(
+                _("status must be one of %(choices)s.") % {"choices": ", ".join(Lead.Status.values)},
+                field="status",
+            )
         qs = qs.filter(status=status)
     if tag:
         qs = qs.filter(pk__in=LeadTag.objects.filter(tenant=tenant, tag=tag).values("lead_id"))
@@ -130,20 +138,24 @@ def leads_search(
         elif owner.isdigit():
             qs = qs.filter(live_q(now), owner_id=int(owner))
         else:
-            raise FieldInvalid("owner must be a user id, 'me' or 'none'.", field="owner")
+            raise FieldInvalid(_("owner must be a user id, 'me' or 'none'."), field="owner")
     if custom_filters:
         defs = {d.key: d for d in field_definitions(tenant=tenant)}
         for key, raw in custom_filters.items():
             defn = defs.get(key)
             if defn is None or not defn.filterable:
                 raise FieldInvalid(
-                    f"cf_{key} is not a filterable custom field.", code="unknown_field", field=f"cf_{key}"
+                    _("%(field)s is not a filterable custom field.") % {"field": f"cf_{key}"},
+                    code="unknown_field",
+                    field=f"cf_{key}",
                 )
             if defn.field_type == FieldDefinition.Type.MULTI_CHOICE:
                 qs = qs.alias(**{f"_cf_{key}_text": KeyTextTransform(key, "custom_data")})
             qs = qs.filter(_custom_filter(defn, raw))
     if ordering not in ORDERINGS:
-        raise FieldInvalid(f"ordering must be one of {', '.join(ORDERINGS)}.", field="ordering")
+        raise FieldInvalid(
+            _("ordering must be one of %(choices)s.") % {"choices": ", ".join(ORDERINGS)}, field="ordering"
+        )
     return with_tags(qs.order_by(*ORDERINGS[ordering]), tenant=tenant)
 
 

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from leadsea.audit.services import change_record, changed_fields
 from leadsea.core import clock, geo
@@ -60,18 +61,20 @@ def lead_snapshot(lead: Lead, tags: list[str] | None = None) -> dict[str, Any]:
 
 def _clean_tags(value: Any) -> list[str]:
     if not isinstance(value, list) or not all(isinstance(t, str) for t in value):
-        raise FieldInvalid("tags must be a list of strings.", field="tags")
+        raise FieldInvalid(_("tags must be a list of strings."), field="tags")
     tags: list[str] = []
     for raw in value:
         tag = clean_text(raw)
         if not tag:
             continue
         if len(tag) > 50:
-            raise FieldInvalid(f"Tag {tag[:20]}... is longer than 50 characters.", field="tags")
+            raise FieldInvalid(
+                _("Tag %(tag)s... is longer than 50 characters.") % {"tag": tag[:20]}, field="tags"
+            )
         if tag not in tags:
             tags.append(tag)
     if len(tags) > MAX_TAGS:
-        raise FieldInvalid(f"A lead has at most {MAX_TAGS} tags.", field="tags")
+        raise FieldInvalid(_("A lead has at most %(max)s tags.") % {"max": MAX_TAGS}, field="tags")
     return tags
 
 
@@ -82,11 +85,13 @@ def _clean_phones(phone: Any, phones: Any) -> list[str]:
         raw_list.append(phone)
     if phones is not None:
         if not isinstance(phones, list):
-            raise FieldInvalid("phones must be a list.", field="phones")
+            raise FieldInvalid(_("phones must be a list."), field="phones")
         raw_list.extend(phones)
     for i, raw in enumerate(raw_list):
         if not isinstance(raw, str):
-            raise FieldInvalid("A phone must be a string.", field="phone" if i == 0 and phone else "phones")
+            raise FieldInvalid(
+                _("A phone must be a string."), field="phone" if i == 0 and phone else "phones"
+            )
         if not raw.strip():
             continue
         e164 = normalize_phone(raw, field="phone" if i == 0 and phone else "phones")
@@ -99,13 +104,17 @@ def _clean_coordinate(name: str, value: Any, limit: float) -> float | None:
     if value is None or value == "":
         return None
     if isinstance(value, bool):
-        raise FieldInvalid(f"{name} must be a number.", field=name)
+        raise FieldInvalid(_("%(field)s must be a number.") % {"field": name}, field=name)
     try:
         number = float(value)
     except (TypeError, ValueError):
-        raise FieldInvalid(f"{name} must be a number.", field=name)
+        raise FieldInvalid(_("%(field)s must be a number.") % {"field": name}, field=name)
     if not math.isfinite(number) or not -limit <= number <= limit:
-        raise FieldInvalid(f"{name} must lie between -{limit:g} and {limit:g}.", field=name)
+        raise FieldInvalid(
+            _("%(field)s must lie between %(low)s and %(high)s.")
+            % {"field": name, "low": f"-{limit:g}", "high": f"{limit:g}"},
+            field=name,
+        )
     return number
 
 
@@ -114,28 +123,38 @@ def _apply(lead: Lead, data: dict[str, Any], *, tenant: Tenant) -> list[str] | N
     unknown = set(data) - EDITABLE
     if unknown:
         field = sorted(unknown)[0]
-        raise FieldInvalid(f"{field} cannot be set here.", code="unknown_field", field=field)
+        raise FieldInvalid(
+            _("%(field)s cannot be set here.") % {"field": field}, code="unknown_field", field=field
+        )
     for field, limit in TEXT_FIELDS.items():
         if field in data:
             value = data[field]
             if value is not None and not isinstance(value, str):
-                raise FieldInvalid(f"{field} must be a string.", field=field)
+                raise FieldInvalid(_("%(field)s must be a string.") % {"field": field}, field=field)
             value = clean_text(value)
             if len(value) > limit:
-                raise FieldInvalid(f"{field} is longer than {limit} characters.", field=field)
+                raise FieldInvalid(
+                    _("%(field)s is longer than %(limit)s characters.") % {"field": field, "limit": limit},
+                    field=field,
+                )
             setattr(lead, field, value)
     if not lead.name:
-        raise FieldInvalid("name is required.", code="required", field="name")
+        raise FieldInvalid(_("name is required."), code="required", field="name")
     if "kind" in data:
         if data["kind"] not in Lead.Kind.values:
-            raise FieldInvalid(f"kind must be one of {', '.join(Lead.Kind.values)}.", field="kind")
+            raise FieldInvalid(
+                _("kind must be one of %(choices)s.") % {"choices": ", ".join(Lead.Kind.values)}, field="kind"
+            )
         lead.kind = data["kind"]
     if "status" in data:
         if data["status"] not in Lead.Status.values:
-            raise FieldInvalid(f"status must be one of {', '.join(Lead.Status.values)}.", field="status")
+            raise FieldInvalid(
+                _("status must be one of %(choices)s.") % {"choices": ", ".join(Lead.Status.values)},
+                field="status",
+            )
         if data["status"] == Lead.Status.SIGNED and lead.signed_at is None:
             raise FieldInvalid(
-                "A lead is signed by moving it to a won stage.", code="use_stage", field="status"
+                _("A lead is signed by moving it to a won stage."), code="use_stage", field="status"
             )
         lead.status = data["status"]
     if "phone" in data or "phones" in data:
@@ -151,10 +170,10 @@ def _apply(lead: Lead, data: dict[str, Any], *, tenant: Tenant) -> list[str] | N
         lead.lng = _clean_coordinate("lng", data["lng"], 180)
     if (lead.lat is None) != (lead.lng is None):
         field = "lng" if lead.lng is None else "lat"
-        raise FieldInvalid("lat and lng go together.", field=field)
+        raise FieldInvalid(_("lat and lng go together."), field=field)
     coord_sys = data.get("coord_sys") or "wgs84"
     if coord_sys not in ("wgs84", "gcj02", "bd09"):
-        raise FieldInvalid("coord_sys must be wgs84, gcj02 or bd09.", field="coord_sys")
+        raise FieldInvalid(_("coord_sys must be wgs84, gcj02 or bd09."), field="coord_sys")
     if lead.lat is not None and lead.lng is not None:
         if coord_sys != "wgs84" and ("lat" in data or "lng" in data):
             lead.lat, lead.lng = geo.to_wgs84(lead.lat, lead.lng, coord_sys)  # stored as WGS-84
@@ -223,15 +242,15 @@ def lead_create(
         ):
             pool = None
         if pool is None:
-            raise FieldInvalid("No such pool.", code="invalid_pool", field="pool_id")
+            raise FieldInvalid(_("No such pool."), code="invalid_pool", field="pool_id")
     if pool is None:
-        raise FieldInvalid("This tenant has no default pool.", code="invalid_pool", field="pool_id")
+        raise FieldInvalid(_("This tenant has no default pool."), code="invalid_pool", field="pool_id")
     if owner_id is not None:
         if actor.role == Membership.Role.BD and owner_id != actor.user_id:
-            raise Forbidden("A BD can only create leads for themselves.", field="owner")
+            raise Forbidden(_("A BD can only create leads for themselves."), field="owner")
         if member_in_scope(tenant=tenant, actor=actor, user_id=owner_id) is None:
             raise FieldInvalid(
-                "owner is not a member you may assign to.", code="invalid_owner", field="owner"
+                _("owner is not a member you may assign to."), code="invalid_owner", field="owner"
             )
     lead = Lead(tenant=tenant, pool=pool, created_by=actor.user, created_at=now, updated_at=now)
     tags = _apply(lead, data, tenant=tenant) or []
@@ -263,7 +282,7 @@ def lead_update(
     # Re-read under a row lock so two concurrent edits serialize and each audit row's "before" is true.
     locked = Lead.objects.select_for_update().get(tenant=tenant, pk=lead.pk)
     if not can_edit(membership=actor, lead=locked):
-        raise Forbidden("You may not edit this lead.")
+        raise Forbidden(_("You may not edit this lead."))
     before = lead_snapshot(locked, _tags_of(locked))
     tags = _apply(locked, data, tenant=tenant)
     if tags is not None:

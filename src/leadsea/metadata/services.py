@@ -10,6 +10,7 @@ from typing import Any
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import EmailValidator, URLValidator
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
 
 from leadsea.core.errors import Conflict, FieldInvalid
 from leadsea.metadata.models import FieldDefinition
@@ -29,7 +30,7 @@ def _clean_value(defn: FieldDefinition, value: Any) -> Any:
     if value is None or value == "" or value == []:
         if defn.required:
             raise FieldInvalid(
-                f"{defn.label_zh} ({defn.key}) is required.",
+                _("%(label)s (%(field)s) is required.") % {"label": defn.label_zh, "field": defn.key},
                 code="required",
                 field=f"custom_fields.{defn.key}",
             )
@@ -37,23 +38,26 @@ def _clean_value(defn: FieldDefinition, value: Any) -> Any:
     ft = defn.field_type
     if ft in (T.TEXT, T.LONG_TEXT, T.PHONE, T.EMAIL, T.URL):
         if not isinstance(value, str):
-            raise _invalid(defn, f"{defn.key} must be a string.")
+            raise _invalid(defn, _("%(field)s must be a string.") % {"field": defn.key})
         value = value.strip()
         limit = defn.max_length or (10000 if ft == T.LONG_TEXT else 500)
         if len(value) > limit:
-            raise _invalid(defn, f"{defn.key} is longer than {limit} characters.")
+            raise _invalid(
+                defn,
+                _("%(field)s is longer than %(limit)s characters.") % {"field": defn.key, "limit": limit},
+            )
         if defn.regex and not re.fullmatch(defn.regex, value):
-            raise _invalid(defn, f"{defn.key} does not match the required format.")
+            raise _invalid(defn, _("%(field)s does not match the required format.") % {"field": defn.key})
         if ft == T.EMAIL:
             try:
                 EmailValidator()(value)
             except DjangoValidationError:
-                raise _invalid(defn, f"{defn.key} is not a valid email address.")
+                raise _invalid(defn, _("%(field)s is not a valid email address.") % {"field": defn.key})
         if ft == T.URL:
             try:
                 URLValidator()(value)
             except DjangoValidationError:
-                raise _invalid(defn, f"{defn.key} is not a valid URL.")
+                raise _invalid(defn, _("%(field)s is not a valid URL.") % {"field": defn.key})
         if ft == T.PHONE:
             from leadsea.leads.normalize import normalize_phone
 
@@ -61,22 +65,30 @@ def _clean_value(defn: FieldDefinition, value: Any) -> Any:
         return value
     if ft in (T.NUMBER, T.DECIMAL):
         if isinstance(value, bool):
-            raise _invalid(defn, f"{defn.key} must be a number.")
+            raise _invalid(defn, _("%(field)s must be a number.") % {"field": defn.key})
         try:
             number = Decimal(str(value).strip())
         except InvalidOperation:
-            raise _invalid(defn, f"{defn.key} must be a number.")
+            raise _invalid(defn, _("%(field)s must be a number.") % {"field": defn.key})
         if not number.is_finite():
-            raise _invalid(defn, f"{defn.key} must be a finite number.")
+            raise _invalid(defn, _("%(field)s must be a finite number.") % {"field": defn.key})
         if ft == T.NUMBER and number != number.to_integral_value():
-            raise _invalid(defn, f"{defn.key} must be a whole number.")
+            raise _invalid(defn, _("%(field)s must be a whole number.") % {"field": defn.key})
         # What JSON (and a browser) can carry exactly: '1e5000' would otherwise fail when stored, as a 500.
         if abs(number) > (MAX_SAFE_INTEGER if ft == T.NUMBER else MAX_DECIMAL):
-            raise _invalid(defn, f"{defn.key} is too large.")
+            raise _invalid(defn, _("%(field)s is too large.") % {"field": defn.key})
         if defn.min_value is not None and number < Decimal(str(defn.min_value)):
-            raise _invalid(defn, f"{defn.key} must be at least {defn.min_value:g}.")
+            raise _invalid(
+                defn,
+                _("%(field)s must be at least %(min)s.")
+                % {"field": defn.key, "min": format(defn.min_value, "g")},
+            )
         if defn.max_value is not None and number > Decimal(str(defn.max_value)):
-            raise _invalid(defn, f"{defn.key} must be at most {defn.max_value:g}.")
+            raise _invalid(
+                defn,
+                _("%(field)s must be at most %(max)s.")
+                % {"field": defn.key, "max": format(defn.max_value, "g")},
+            )
         return int(number) if ft == T.NUMBER else float(number)
     if ft == T.BOOLEAN:
         if isinstance(value, bool):
@@ -86,24 +98,32 @@ def _clean_value(defn: FieldDefinition, value: Any) -> Any:
             return True
         if text in {"false", "0", "no", "off", "否"}:
             return False
-        raise _invalid(defn, f"{defn.key} must be true or false.")
+        raise _invalid(defn, _("%(field)s must be true or false.") % {"field": defn.key})
     if ft == T.DATE:
         try:
             return dt.date.fromisoformat(str(value)).isoformat()
         except ValueError:
-            raise _invalid(defn, f"{defn.key} must be a date (YYYY-MM-DD).")
+            raise _invalid(defn, _("%(field)s must be a date (YYYY-MM-DD).") % {"field": defn.key})
     if ft == T.CHOICE:
         if str(value) not in defn.choice_values():
-            raise _invalid(defn, f"{defn.key} must be one of {', '.join(defn.choice_values())}.")
+            raise _invalid(
+                defn,
+                _("%(field)s must be one of %(choices)s.")
+                % {"field": defn.key, "choices": ", ".join(defn.choice_values())},
+            )
         return str(value)
     if ft == T.MULTI_CHOICE:
         values = value if isinstance(value, list) else [value]
         allowed = defn.choice_values()
         bad = [v for v in values if str(v) not in allowed]
         if bad:
-            raise _invalid(defn, f"{defn.key}: {bad[0]} is not one of {', '.join(allowed)}.")
+            raise _invalid(
+                defn,
+                _("%(field)s: %(value)s is not one of %(choices)s.")
+                % {"field": defn.key, "value": bad[0], "choices": ", ".join(allowed)},
+            )
         return sorted({str(v) for v in values}, key=allowed.index)
-    raise _invalid(defn, f"{defn.key} has an unknown type {ft}.")
+    raise _invalid(defn, _("%(field)s has an unknown type %(type)s.") % {"field": defn.key, "type": ft})
 
 
 def custom_data_validate(
@@ -126,11 +146,13 @@ def custom_data_validate(
     }
     data = data or {}
     if not isinstance(data, dict):
-        raise FieldInvalid("custom_fields must be an object.", code="invalid", field="custom_fields")
+        raise FieldInvalid(_("custom_fields must be an object."), code="invalid", field="custom_fields")
     for key in data:
         if key not in defs:
             raise FieldInvalid(
-                f"Unknown custom field {key}.", code="unknown_field", field=f"custom_fields.{key}"
+                _("Unknown custom field %(field)s.") % {"field": key},
+                code="unknown_field",
+                field=f"custom_fields.{key}",
             )
     creating = existing is None
     result: dict[str, Any] = dict(existing or {})

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from leadsea.audit.services import change_record
 from leadsea.core import clock
@@ -68,23 +69,27 @@ def lead_stage_set(
     lead_get(tenant=tenant, membership=actor, lead_id=lead_id, now=now)  # scope check: 404 outside it
     stage = Stage.objects.filter(tenant=tenant, key=stage_key).first()
     if stage is None:
-        raise FieldInvalid(f"No stage {stage_key}.", code="invalid_stage", field="stage")
+        raise FieldInvalid(
+            _("No stage %(stage)s.") % {"stage": stage_key}, code="invalid_stage", field="stage"
+        )
     reason = None
     if stage.kind == Stage.Kind.LOST:
         if not lost_reason:
-            raise FieldInvalid("A lost stage needs a lost reason.", code="required", field="lost_reason")
+            raise FieldInvalid(_("A lost stage needs a lost reason."), code="required", field="lost_reason")
         reason = LostReason.objects.filter(tenant=tenant, key=lost_reason, is_active=True).first()
         if reason is None:
             raise FieldInvalid(
-                f"No lost reason {lost_reason}.", code="invalid_lost_reason", field="lost_reason"
+                _("No lost reason %(reason)s.") % {"reason": lost_reason},
+                code="invalid_lost_reason",
+                field="lost_reason",
             )
     lead = lock_for_write(tenant=tenant, lead_id=lead_id, now=now)
     if lead.owner_id is None:
-        raise Conflict("Claim this lead before working on it.", code="lead_not_private")
+        raise Conflict(_("Claim this lead before working on it."), code="lead_not_private")
     if not _may_work(actor, lead):
-        raise Forbidden("Only the owner or their supervisor may move this lead's stage.")
+        raise Forbidden(_("Only the owner or their supervisor may move this lead's stage."))
     if lead.signed_at is not None and stage.kind != Stage.Kind.WON:
-        raise Conflict("This lead is signed; open a renewal opportunity instead.", code="lead_signed")
+        raise Conflict(_("This lead is signed; open a renewal opportunity instead."), code="lead_signed")
     opp = (
         Opportunity.objects.select_for_update(of=("self",))
         .filter(tenant=tenant, lead=lead, closed_at__isnull=True)
@@ -106,7 +111,7 @@ def lead_stage_set(
         advanced = True
     else:
         if opp.stage_id == stage.pk:
-            raise Conflict("The opportunity is at this stage already.", code="same_stage", field="stage")
+            raise Conflict(_("The opportunity is at this stage already."), code="same_stage", field="stage")
         before = {"stage": opp.stage.key}
         advanced = stage.position > opp.stage.position
         opp.stage, opp.stage_changed_at = stage, now

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db.models import Q, QuerySet
+from django.utils.translation import gettext as _
 
 from leadsea.core import clock
 from leadsea.core.errors import NotFound
@@ -63,7 +64,7 @@ def pools_visible(*, tenant: Tenant, membership: Membership) -> QuerySet[Pool]:
 def pool_get(*, tenant: Tenant, membership: Membership, pool_id: int) -> Pool:
     pool = pools_visible(tenant=tenant, membership=membership).filter(pk=pool_id).first()
     if pool is None:
-        raise NotFound("Pool not found.", code="pool_not_found")
+        raise NotFound(_("Pool not found."), code="pool_not_found")
     return pool
 
 

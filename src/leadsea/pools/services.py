@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import connection, transaction
+from django.utils.translation import gettext as _
 
 from leadsea.audit.services import change_record
 from leadsea.core import clock
@@ -89,7 +90,7 @@ def _lock_lead(tenant: Tenant, lead_id: int, pool: Pool | None = None) -> Lead:
         if lead is not None and lead.pool_id == pool.pk:
             lead.pool = pool
     if lead is None:
-        raise NotFound("Lead not found.", code="lead_not_found")
+        raise NotFound(_("Lead not found."), code="lead_not_found")
     return lead
 
 
@@ -128,21 +129,24 @@ def _require_member(tenant: Tenant, pool: Pool, user_id: int, *, field: str | No
         .first()
     )
     if target is None:
-        raise FieldInvalid("No such member.", code="invalid_user", field=field)
+        raise FieldInvalid(_("No such member."), code="invalid_user", field=field)
     if pool.pk not in pool_ids_of(tenant=tenant, membership=target):
-        raise NotInPool("This user is not a member of the lead's pool." if field else None, field=field)
+        raise NotInPool(_("This user is not a member of the lead's pool.") if field else None, field=field)
     return target
 
 
 def _check_limit(tenant: Tenant, pool: Pool, target: Membership, now: datetime) -> None:
     limit = pool.limit_for(target.role)
     if held_count(tenant=tenant, pool=pool, user_id=target.user_id, now=now) >= limit:
-        raise ClaimLimitReached(f"{target.name} holds {limit} private leads in {pool.name}, the limit.")
+        raise ClaimLimitReached(
+            _("%(name)s holds %(limit)s private leads in %(pool)s, the limit.")
+            % {"name": target.name, "limit": limit, "pool": pool.name}
+        )
 
 
 def _check_takeable(lead: Lead) -> None:
     if lead.signed_at is not None or lead.status in (Lead.Status.SIGNED, Lead.Status.INVALID):
-        raise Conflict("A signed or invalid lead cannot be claimed.", code="lead_not_claimable")
+        raise Conflict(_("A signed or invalid lead cannot be claimed."), code="lead_not_claimable")
 
 
 def _give(lead: Lead, user_id: int, now: datetime) -> None:
@@ -157,9 +161,9 @@ def _give(lead: Lead, user_id: int, now: datetime) -> None:
 def _reason(reason: str | None, *, required: bool) -> str:
     text = (reason or "").strip()
     if required and not text:
-        raise FieldInvalid("A reason is required.", code="required", field="reason")
+        raise FieldInvalid(_("A reason is required."), code="required", field="reason")
     if len(text) > 300:
-        raise FieldInvalid("reason is longer than 300 characters.", field="reason")
+        raise FieldInvalid(_("reason is longer than 300 characters."), field="reason")
     return text
 
 
@@ -173,30 +177,35 @@ def lead_claim(*, tenant: Tenant, actor: Membership, lead_id: int, now: datetime
     # lead_not_available without saying whose. Leads outside one's pools do not exist for the claimer.
     target = claim_target(tenant=tenant, membership=actor, lead_id=lead_id)
     if target is None or (not target[1] and not actor.sees_whole_tenant):
-        raise NotFound("Lead not found.", code="lead_not_found")
+        raise NotFound(_("Lead not found."), code="lead_not_found")
     pool, in_pool = target
     if not in_pool:
         raise NotInPool()
     _lock_quota(tenant, pool.pk, actor.user_id)
     lead = _lock_lead(tenant, lead_id, pool)
     if lead.pool_id != pool.pk:
-        raise Conflict("The lead moved to another pool; try again.", code="lead_moved")
+        raise Conflict(_("The lead moved to another pool; try again."), code="lead_moved")
     _expire_if_due(lead, now)
     if lead.owner_id == actor.user_id:
-        raise Conflict("This lead is in your private sea already.", code="already_owned")
+        raise Conflict(_("This lead is in your private sea already."), code="already_owned")
     if lead.owner_id is not None:
         raise LeadNotAvailable()
     _check_takeable(lead)
     checks = claim_checks(tenant=tenant, pool=pool, lead_id=lead.pk, user_id=actor.user_id, now=now)
     if checks.last_lost_at is not None:
         until = checks.last_lost_at + timedelta(days=pool.reclaim_cooldown_days)
-        raise CooldownActive(f"You may claim this lead again from {until.isoformat(timespec='minutes')}.")
+        raise CooldownActive(
+            _("You may claim this lead again from %(time)s.") % {"time": until.isoformat(timespec="minutes")}
+        )
     limit = pool.limit_for(actor.role)
     if checks.held >= limit:
-        raise ClaimLimitReached(f"You hold {limit} private leads in {pool.name}, the limit.")
+        raise ClaimLimitReached(
+            _("You hold %(limit)s private leads in %(pool)s, the limit.")
+            % {"limit": limit, "pool": pool.name}
+        )
     if checks.claimed_today >= pool.daily_claim_limit:
         raise DailyClaimLimitReached(
-            f"You have claimed {pool.daily_claim_limit} leads today, the daily limit."
+            _("You have claimed %(limit)s leads today, the daily limit.") % {"limit": pool.daily_claim_limit}
         )
     _give(lead, actor.user_id, now)
     _ledger(lead, A.CLAIM, actor_id=actor.user_id, from_owner=None, to_owner=actor.user_id, now=now)
@@ -213,11 +222,11 @@ def lead_release(
     lead = _lock_lead(tenant, lead_id)
     _expire_if_due(lead, now)
     if lead.owner_id is None:
-        raise Conflict("This lead is in the public sea already.", code="lead_not_private")
+        raise Conflict(_("This lead is in the public sea already."), code="lead_not_private")
     if lead.owner_id != actor.user_id and not supervises(actor, lead.owner_id):
         raise LeadNotAvailable()
     if lead.signed_at is not None:
-        raise Conflict("A signed lead is a merchant now; it cannot be released.", code="lead_signed")
+        raise Conflict(_("A signed lead is a merchant now; it cannot be released."), code="lead_signed")
     former = lead.owner_id
     rules.clear(lead)
     lead.updated_at = now
@@ -242,20 +251,20 @@ def _hand_over(
     pool = _visible_lead(tenant, actor, lead_id, now).pool
     target = _require_member(tenant, pool, user_id, field="user_id")
     if not actor.sees_whole_tenant and member_in_scope(tenant=tenant, actor=actor, user_id=user_id) is None:
-        raise NotSupervisor("You may only hand leads to people in your org subtree.", field="user_id")
+        raise NotSupervisor(_("You may only hand leads to people in your org subtree."), field="user_id")
     _lock_quota(tenant, pool.pk, user_id)
     lead = _lock_lead(tenant, lead_id)
     _expire_if_due(lead, now)
     former = lead.owner_id
     if action == A.ASSIGN and former is not None:
-        raise LeadNotAvailable("This lead is in a private sea; transfer it instead.")
+        raise LeadNotAvailable(_("This lead is in a private sea; transfer it instead."))
     if action == A.TRANSFER:
         if former is None:
-            raise Conflict("This lead is in the public sea; assign it instead.", code="lead_not_private")
+            raise Conflict(_("This lead is in the public sea; assign it instead."), code="lead_not_private")
         if former == user_id:
-            raise Conflict("This lead is in that BD's private sea already.", code="already_owned")
+            raise Conflict(_("This lead is in that BD's private sea already."), code="already_owned")
         if not supervises(actor, former):
-            raise NotSupervisor("You do not supervise the current owner.")
+            raise NotSupervisor(_("You do not supervise the current owner."))
     if lead.signed_at is None:
         _check_takeable(lead)
         if pool.assign_counts_toward_limit:
@@ -329,24 +338,28 @@ def lead_extend(
     _expire_if_due(lead, now)
     pool = lead.pool
     if lead.owner_id is None:
-        raise ExtensionNotAllowed("Only a lead in a private sea can be extended.")
+        raise ExtensionNotAllowed(_("Only a lead in a private sea can be extended."))
     if lead.expires_at is None:
-        raise ExtensionNotAllowed("A locked or signed lead has no deadline to extend.")
+        raise ExtensionNotAllowed(_("A locked or signed lead has no deadline to extend."))
     if lead.owner_id == actor.user_id and not actor.sees_whole_tenant:
         if lead.self_extensions_used >= pool.max_self_extensions:
             raise ExtensionNotAllowed(
-                f"You have used your {pool.max_self_extensions} self-service extension(s) on this lead."
+                _("You have used your %(count)s self-service extension(s) on this lead.")
+                % {"count": pool.max_self_extensions}
             )
         days = pool.self_extension_days if days is None else days
         if not 1 <= days <= pool.self_extension_days:
             raise ExtensionNotAllowed(
-                f"A self-service extension is 1 to {pool.self_extension_days} days.", field="days"
+                _("A self-service extension is 1 to %(max)s days.") % {"max": pool.self_extension_days},
+                field="days",
             )
         text = _reason(reason, required=False)
         lead.self_extensions_used += 1
     elif supervises(actor, lead.owner_id) or (actor.sees_whole_tenant and lead.owner_id == actor.user_id):
         if days is None or not 1 <= days <= MAX_SUPERVISOR_EXTENSION_DAYS:
-            raise FieldInvalid(f"days must be 1 to {MAX_SUPERVISOR_EXTENSION_DAYS}.", field="days")
+            raise FieldInvalid(
+                _("days must be 1 to %(max)s.") % {"max": MAX_SUPERVISOR_EXTENSION_DAYS}, field="days"
+            )
         text = _reason(reason, required=True)
     else:
         raise NotSupervisor()
@@ -375,19 +388,21 @@ def lead_lock(
     lead = _lock_lead(tenant, lead_id)
     _expire_if_due(lead, now)
     if lead.owner_id is None:
-        raise Conflict("Only a lead in a private sea can be locked.", code="lead_not_private")
+        raise Conflict(_("Only a lead in a private sea can be locked."), code="lead_not_private")
     if not supervises(actor, lead.owner_id):
-        raise NotSupervisor("Only a supervisor of the owner may lock a lead.")
+        raise NotSupervisor(_("Only a supervisor of the owner may lock a lead."))
     if lead.locked:
-        raise Conflict("This lead is locked already.", code="already_locked")
+        raise Conflict(_("This lead is locked already."), code="already_locked")
     if lead.signed_at is not None:
-        raise Conflict("A signed lead needs no lock.", code="lead_signed")
+        raise Conflict(_("A signed lead needs no lock."), code="lead_signed")
     _lock_quota(tenant, lead.pool_id, lead.owner_id)  # serializes lock counting for this BD
     locked = Lead.objects.filter(
         tenant=tenant, pool_id=lead.pool_id, owner_id=lead.owner_id, locked=True
     ).count()
     if locked >= lead.pool.lock_limit:
-        raise LockLimitReached(f"This BD has {lead.pool.lock_limit} locked leads, the limit.")
+        raise LockLimitReached(
+            _("This BD has %(limit)s locked leads, the limit.") % {"limit": lead.pool.lock_limit}
+        )
     lead.locked = True
     rules.apply(lead, rules.current(lead))
     lead.updated_at = now
@@ -413,9 +428,9 @@ def lead_unlock(
     _visible_lead(tenant, actor, lead_id, now)
     lead = _lock_lead(tenant, lead_id)
     if not lead.locked:
-        raise Conflict("This lead is not locked.", code="not_locked")
+        raise Conflict(_("This lead is not locked."), code="not_locked")
     if not supervises(actor, lead.owner_id):
-        raise NotSupervisor("Only a supervisor of the owner may unlock a lead.")
+        raise NotSupervisor(_("Only a supervisor of the owner may unlock a lead."))
     lead.locked = False
     rules.apply(lead, rules.on_claim(lead.pool, now))
     lead.updated_at = now
@@ -533,14 +548,20 @@ def _apply_policy(pool: Pool, policy: dict[str, Any]) -> None:
     unknown = set(policy) - set(POLICY_FIELDS)
     if unknown:
         field = sorted(unknown)[0]
-        raise FieldInvalid(f"{field} is not a pool setting.", code="unknown_field", field=field)
+        raise FieldInvalid(
+            _("%(field)s is not a pool setting.") % {"field": field}, code="unknown_field", field=field
+        )
     for field, value in policy.items():
         if field in _POLICY_BOUNDS:
             low, high = _POLICY_BOUNDS[field]
             if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-                raise FieldInvalid(f"{field} must be a whole number from {low} to {high}.", field=field)
+                raise FieldInvalid(
+                    _("%(field)s must be a whole number from %(low)s to %(high)s.")
+                    % {"field": field, "low": low, "high": high},
+                    field=field,
+                )
         elif field == "assign_counts_toward_limit" and not isinstance(value, bool):
-            raise FieldInvalid(f"{field} must be true or false.", field=field)
+            raise FieldInvalid(_("%(field)s must be true or false.") % {"field": field}, field=field)
         elif field == "claim_limit_by_role" and (
             not isinstance(value, dict)
             or any(
@@ -551,7 +572,7 @@ def _apply_policy(pool: Pool, policy: dict[str, Any]) -> None:
                 for role, n in value.items()
             )
         ):
-            raise FieldInvalid("claim_limit_by_role maps roles to whole numbers.", field=field)
+            raise FieldInvalid(_("claim_limit_by_role maps roles to whole numbers."), field=field)
         setattr(pool, field, value)
 
 
@@ -563,7 +584,7 @@ def pool_policy_update(
     on; deadlines already set on private leads keep their values until the lead's next clock event."""
     now = now or clock.now()
     if pool.pk not in pool_admin_ids_of(tenant=tenant, membership=actor):
-        raise NotSupervisor("Only an admin of this pool may change its policy.")
+        raise NotSupervisor(_("Only an admin of this pool may change its policy."))
     locked = Pool.objects.select_for_update().get(tenant=tenant, pk=pool.pk)
     before = policy_of(locked)
     _apply_policy(locked, policy)

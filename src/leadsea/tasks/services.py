@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from leadsea.audit.services import change_record
 from leadsea.core import clock
@@ -32,13 +33,13 @@ def task_create(
     now = now or clock.now()
     title = clean_text(title)
     if not title:
-        raise FieldInvalid("title is required.", code="required", field="title")
+        raise FieldInvalid(_("title is required."), code="required", field="title")
     if len(title) > 200:
-        raise FieldInvalid("title is longer than 200 characters.", field="title")
+        raise FieldInvalid(_("title is longer than 200 characters."), field="title")
     assignee_id = assignee_id or actor.user_id
     if member_in_scope(tenant=tenant, actor=actor, user_id=assignee_id) is None:
         raise FieldInvalid(
-            "You may assign tasks to yourself and your org subtree.",
+            _("You may assign tasks to yourself and your org subtree."),
             code="invalid_assignee",
             field="assignee_id",
         )
@@ -87,11 +88,11 @@ def task_complete(
         and task.created_by_id != actor.user_id
         and member_in_scope(tenant=tenant, actor=actor, user_id=task.assignee_id) is None
     ):
-        raise NotFound("Task not found.", code="task_not_found")
+        raise NotFound(_("Task not found."), code="task_not_found")
     if task.status != Task.Status.OPEN:
-        raise Conflict("This task is closed already.", code="task_closed")
+        raise Conflict(_("This task is closed already."), code="task_closed")
     if cancel and task.created_by_id != actor.user_id and actor.role == Membership.Role.BD:
-        raise Forbidden("Only whoever gave the task may cancel it.")
+        raise Forbidden(_("Only whoever gave the task may cancel it."))
     task.status = Task.Status.CANCELLED if cancel else Task.Status.DONE
     task.done_at, task.result = now, (result or "").strip()[:500]
     task.save()

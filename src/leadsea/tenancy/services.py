@@ -14,6 +14,7 @@ from django.contrib.auth import authenticate, get_user_model
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from leadsea.audit.services import change_record
 from leadsea.core import clock
@@ -219,7 +220,7 @@ def token_issue(
     tenant = tenant_by_slug(tenant_slug)
     membership = membership_get(tenant=tenant, user=user) if tenant is not None else None
     if membership is None or tenant is None:
-        raise Unauthenticated("Invalid credentials.", code="invalid_credentials")
+        raise Unauthenticated(_("Invalid credentials."), code="invalid_credentials")
     raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token = ApiToken.objects.create(
         tenant=tenant,

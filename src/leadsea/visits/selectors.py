@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import Max, QuerySet
+from django.utils.translation import gettext as _
 
 from leadsea.visits.models import Contact, Visit
 
@@ -44,7 +45,7 @@ def visit_photo_file(*, tenant: Any, membership: Any, visit_id: int) -> tuple[An
 
     visit = Visit.objects.filter(tenant=tenant, pk=visit_id).first()
     if visit is None or not visit.photo:
-        raise NotFound("Photo not found.", code="photo_not_found")
+        raise NotFound(_("Photo not found."), code="photo_not_found")
     lead_get(tenant=tenant, membership=membership, lead_id=visit.lead_id)
     content_type = mimetypes.guess_type(visit.photo.name)[0] or "application/octet-stream"
     return visit.photo.open("rb"), content_type

@@ -9,6 +9,7 @@ from typing import Any
 
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
+from django.utils.translation import gettext as _
 from PIL import Image, UnidentifiedImageError
 
 from leadsea.audit.services import change_record
@@ -26,24 +27,30 @@ MAX_PHOTO_BYTES = 8 * 1024 * 1024
 def _text(data: dict[str, Any], key: str, limit: int, *, required: bool = False) -> str:
     value = data.get(key)
     if value is not None and not isinstance(value, str):
-        raise FieldInvalid(f"{key} must be a string.", field=key)
+        raise FieldInvalid(_("%(field)s must be a string.") % {"field": key}, field=key)
     text = clean_text(value)
     if required and not text:
-        raise FieldInvalid(f"{key} is required.", code="required", field=key)
+        raise FieldInvalid(_("%(field)s is required.") % {"field": key}, code="required", field=key)
     if len(text) > limit:
-        raise FieldInvalid(f"{key} is longer than {limit} characters.", field=key)
+        raise FieldInvalid(
+            _("%(field)s is longer than %(limit)s characters.") % {"field": key, "limit": limit}, field=key
+        )
     return text
 
 
 def _number(value: Any, field: str, low: float, high: float) -> float:
     if isinstance(value, bool):
-        raise FieldInvalid(f"{field} must be a number.", field=field)
+        raise FieldInvalid(_("%(field)s must be a number.") % {"field": field}, field=field)
     try:
         number = float(value)
     except (TypeError, ValueError):
-        raise FieldInvalid(f"{field} must be a number.", field=field)
+        raise FieldInvalid(_("%(field)s must be a number.") % {"field": field}, field=field)
     if not math.isfinite(number) or not low <= number <= high:
-        raise FieldInvalid(f"{field} must lie between {low:g} and {high:g}.", field=field)
+        raise FieldInvalid(
+            _("%(field)s must lie between %(low)s and %(high)s.")
+            % {"field": field, "low": f"{low:g}", "high": f"{high:g}"},
+            field=field,
+        )
     return number
 
 
@@ -55,11 +62,11 @@ def contact_create(
     lead = lead_get(tenant=tenant, membership=actor, lead_id=lead_id, now=now)
     phones_in = data.get("phones") or []
     if not isinstance(phones_in, list):
-        raise FieldInvalid("phones must be a list.", field="phones")
+        raise FieldInvalid(_("phones must be a list."), field="phones")
     phones: list[str] = []
     for raw in phones_in:
         if not isinstance(raw, str):
-            raise FieldInvalid("A phone must be a string.", field="phones")
+            raise FieldInvalid(_("A phone must be a string."), field="phones")
         if raw.strip():
             e164 = normalize_phone(raw, field="phones")
             if e164 not in phones:
@@ -115,40 +122,48 @@ def visit_record(
     lead = lead_get(tenant=tenant, membership=actor, lead_id=lead_id, now=now)
     lat_f, lng_f = _number(lat, "lat", -90, 90), _number(lng, "lng", -180, 180)
     if coord_sys not in ("wgs84", "gcj02", "bd09"):
-        raise FieldInvalid("coord_sys must be wgs84, gcj02 or bd09.", field="coord_sys")
+        raise FieldInvalid(_("coord_sys must be wgs84, gcj02 or bd09."), field="coord_sys")
     lat_w, lng_w = geo.to_wgs84(lat_f, lng_f, coord_sys)
     accuracy = None if accuracy_m in (None, "") else _number(accuracy_m, "accuracy_m", 0, 100000)
     if purpose not in Visit.Purpose.values:
-        raise FieldInvalid(f"purpose must be one of {', '.join(Visit.Purpose.values)}.", field="purpose")
+        raise FieldInvalid(
+            _("purpose must be one of %(choices)s.") % {"choices": ", ".join(Visit.Purpose.values)},
+            field="purpose",
+        )
     if outcome and outcome not in Visit.Outcome.values:
-        raise FieldInvalid(f"outcome must be one of {', '.join(Visit.Outcome.values)}.", field="outcome")
+        raise FieldInvalid(
+            _("outcome must be one of %(choices)s.") % {"choices": ", ".join(Visit.Outcome.values)},
+            field="outcome",
+        )
     if next_visit_at is not None and next_visit_at <= now:
-        raise FieldInvalid("next_visit_at must be in the future.", field="next_visit_at")
+        raise FieldInvalid(_("next_visit_at must be in the future."), field="next_visit_at")
     contact = None
     if contact_id is not None:
         contact = Contact.objects.filter(tenant=tenant, lead=lead, pk=contact_id).first()
         if contact is None:
-            raise FieldInvalid("No such contact at this store.", code="invalid_contact", field="contact_id")
+            raise FieldInvalid(
+                _("No such contact at this store."), code="invalid_contact", field="contact_id"
+            )
     corrects = None
     if corrects_id is not None:
         corrects = Visit.objects.filter(tenant=tenant, lead=lead, pk=corrects_id).first()
         if corrects is None:
-            raise FieldInvalid("No such visit at this store.", code="invalid_visit", field="corrects_id")
+            raise FieldInvalid(_("No such visit at this store."), code="invalid_visit", field="corrects_id")
     if photo is not None:
         if photo.size and photo.size > MAX_PHOTO_BYTES:
-            raise FieldInvalid("The photo is larger than 8 MB.", field="photo")
+            raise FieldInvalid(_("The photo is larger than 8 MB."), field="photo")
         try:  # trust the bytes, not the declared content type
             with Image.open(photo) as image:
                 image.verify()
         except (UnidentifiedImageError, OSError, SyntaxError):
-            raise FieldInvalid("The photo must be a JPEG, PNG or WebP image.", field="photo")
+            raise FieldInvalid(_("The photo must be a JPEG, PNG or WebP image."), field="photo")
         photo.seek(0)
     radius = tenant.visit_radius_m
     distance = None
     if lead.lat is not None and lead.lng is not None:
         distance = geo.haversine_m(lat_w, lng_w, lead.lat, lead.lng)
     if position_source not in ("gps", "manual"):
-        raise FieldInvalid("position_source must be gps or manual.", field="position_source")
+        raise FieldInvalid(_("position_source must be gps or manual."), field="position_source")
     verified = (
         position_source == "gps"
         and distance is not None

@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "leadsea.pipeline",
     "leadsea.visits",
     "leadsea.tasks",
+    "leadsea.intake",
     "leadsea.web",
     "leadsea.mobile",
 ]

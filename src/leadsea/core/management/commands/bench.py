@@ -8,7 +8,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-BENCHMARKS = {"pool": "leadsea.bench.pool"}
+BENCHMARKS = {"pool": "leadsea.bench.pool", "nearby": "leadsea.bench.nearby"}
 
 
 class Command(BaseCommand):

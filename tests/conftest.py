@@ -13,6 +13,7 @@ from leadsea.tenancy.models import Membership, OrgUnit, Tenant
 from leadsea.tenancy.services import org_root, org_unit_create, tenant_create, token_issue, user_create
 
 PASSWORD = "correct-horse-9"
+pytest_plugins = ["browsing"]  # the Chromium fixtures (browser, acme) shared by the browser tests
 
 
 def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:

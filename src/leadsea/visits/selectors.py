@@ -30,9 +30,7 @@ def last_visits(*, tenant: Any, lead_ids: list[int]) -> dict[int, Visit]:
     last_ids = (
         Visit.objects.filter(tenant=tenant, lead_id__in=lead_ids).values("lead_id").annotate(last=Max("id"))
     )
-    visits = Visit.objects.filter(tenant=tenant, pk__in=[row["last"] for row in last_ids]).select_related(
-        "user"
-    )
+    visits = Visit.objects.filter(tenant=tenant, pk__in=last_ids.values("last")).select_related("user")
     return {v.lead_id: v for v in visits}
 
 

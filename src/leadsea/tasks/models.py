@@ -21,7 +21,7 @@ class Task(TenantModel):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", db_index=False
     )
     lead = models.ForeignKey(
-        "leads.Lead", null=True, blank=True, on_delete=models.CASCADE, related_name="tasks", db_index=False
+        "leads.Lead", null=True, blank=True, on_delete=models.CASCADE, related_name="tasks"
     )
     due_at = models.DateTimeField(null=True, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)

@@ -12,7 +12,8 @@ from leadsea.core.models import TenantModel, tenant_unique
 class Contact(TenantModel):
     """A key person (KP) or other contact at a merchant."""
 
-    lead = models.ForeignKey("leads.Lead", on_delete=models.CASCADE, related_name="contacts", db_index=False)
+    # Indexed on its own too: deleting a lead cascades with WHERE lead_id IN (...), without the tenant.
+    lead = models.ForeignKey("leads.Lead", on_delete=models.CASCADE, related_name="contacts")
     name = models.CharField(max_length=100)
     role = models.CharField(max_length=50, blank=True)  # 老板, 店长, 经理, ...
     phones = models.JSONField(default=list, blank=True)  # E.164
@@ -51,12 +52,12 @@ class Visit(TenantModel):
         CLOSED = "closed", _("Store closed")
         OTHER = "other", _("Other")
 
-    lead = models.ForeignKey("leads.Lead", on_delete=models.CASCADE, related_name="visits", db_index=False)
+    lead = models.ForeignKey("leads.Lead", on_delete=models.CASCADE, related_name="visits")
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", db_index=False
     )
     contact = models.ForeignKey(
-        Contact, null=True, blank=True, on_delete=models.SET_NULL, related_name="visits", db_index=False
+        Contact, null=True, blank=True, on_delete=models.SET_NULL, related_name="visits"
     )
     purpose = models.CharField(max_length=20, choices=Purpose.choices, default=Purpose.FOLLOW_UP)
     outcome = models.CharField(max_length=20, choices=Outcome.choices, blank=True)
@@ -83,5 +84,8 @@ class Visit(TenantModel):
         indexes = [
             models.Index(fields=["tenant", "lead", "-visited_at"], name="visit_lead_idx"),
             models.Index(fields=["tenant", "user", "-visited_at"], name="visit_user_idx"),
+            models.Index(
+                fields=["corrects"], name="visit_corrects_idx", condition=models.Q(corrects__isnull=False)
+            ),
         ]
         ordering = ["-visited_at", "-id"]

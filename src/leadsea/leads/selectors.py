@@ -16,7 +16,6 @@ from leadsea.leads.models import Lead, LeadTag
 from leadsea.leads.normalize import search_query_terms
 from leadsea.metadata.models import FieldDefinition
 from leadsea.metadata.selectors import field_definitions
-from leadsea.pools.rules import is_private
 from leadsea.pools.selectors import live_q, pool_ids_of, public_q
 from leadsea.tenancy.models import Membership, Tenant
 from leadsea.tenancy.selectors import subtree_user_ids
@@ -157,11 +156,6 @@ def leads_search(
             _("ordering must be one of %(choices)s.") % {"choices": ", ".join(ORDERINGS)}, field="ordering"
         )
     return with_tags(qs.order_by(*ORDERINGS[ordering]), tenant=tenant)
-
-
-def effective_owner_id(lead: Lead, now: datetime | None = None) -> int | None:
-    """The owner as users see it: none once the lead's deadline has passed, even before the sweep."""
-    return lead.owner_id if is_private(lead, now or clock.now()) else None
 
 
 def lead_cities(*, tenant: Tenant) -> list[str]:

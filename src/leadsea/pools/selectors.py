@@ -81,20 +81,6 @@ def held_count(*, tenant: Tenant, pool: Pool, user_id: int, now: datetime) -> in
     )
 
 
-def claims_today(*, tenant: Tenant, pool: Pool, user_id: int, now: datetime) -> int:
-    """Claims by a user in a pool since midnight in the tenant's time zone."""
-    local = now.astimezone(zoneinfo.ZoneInfo(tenant.time_zone))
-    midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
-    return LedgerEntry.objects.filter(
-        tenant=tenant,
-        pool=pool,
-        to_owner_id=user_id,
-        actor_id=user_id,
-        action=LedgerEntry.Action.CLAIM,
-        created_at__gte=midnight,
-    ).count()
-
-
 def claim_target(*, tenant: Tenant, membership: Membership, lead_id: int) -> tuple[Pool, bool] | None:
     """The pool of a lead and whether `membership` belongs to it (the rule of pool_ids_of), in one query.
     Raw SQL: this runs on every claim, and building it through the ORM cost more than running it."""
@@ -201,25 +187,6 @@ def claim_checks(*, tenant: Tenant, pool: Pool, lead_id: int, user_id: int, now:
     return ClaimChecks(
         held=held, claimed_today=today, last_lost_at=last if pool.reclaim_cooldown_days > 0 else None
     )
-
-
-def in_cooldown(*, tenant: Tenant, lead: Lead, user_id: int, days: int, now: datetime) -> datetime | None:
-    """When the former owner may claim again, if they released or lost this lead within `days`."""
-    if days <= 0:
-        return None
-    last = (
-        LedgerEntry.objects.filter(
-            tenant=tenant,
-            lead=lead,
-            from_owner_id=user_id,
-            created_at__gt=now - timedelta(days=days),
-            action__in=[LedgerEntry.Action.RELEASE, LedgerEntry.Action.DROP],
-        )
-        .order_by("-created_at")
-        .values_list("created_at", flat=True)
-        .first()
-    )
-    return last + timedelta(days=days) if last else None
 
 
 def ledger_of(*, tenant: Tenant, lead: Lead) -> QuerySet[LedgerEntry]:

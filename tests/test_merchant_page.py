@@ -60,3 +60,13 @@ def test_merchant_360_sections_and_stage(org):
     client.post(f"/leads/{lead.pk}/stage/", {"stage": "lost"})
     assert "A lost stage needs a lost reason." in client.get(f"/leads/{lead.pk}/").content.decode()
     assert sister.pk
+
+
+def test_history_of_a_change_made_by_the_system_renders(org):
+    """Bulk loads (the demo, imports) write change rows without an actor: the page names the system."""
+    from leadsea.audit.models import ChangeLog
+
+    lead = lead_create(tenant=org.tenant, actor=org.admin, data={"name": "系统导入店"})
+    ChangeLog.objects.filter(tenant=org.tenant, object_type="lead", object_id=lead.pk).update(actor=None)
+    r = login(org.bd1).get(f"/leads/{lead.pk}/")
+    assert r.status_code == 200 and "system" in r.content.decode()

@@ -22,3 +22,13 @@ def join_if_list(value: Any) -> Any:
 @register.filter
 def get_item_int(mapping: Any, key: Any) -> Any:
     return mapping.get(key) if isinstance(mapping, dict) else None
+
+
+@register.filter
+def person(user: Any) -> str:
+    """A user as pages name them: full name, else username; no user means the system did it."""
+    from django.utils.translation import gettext
+
+    if user is None:
+        return gettext("system")
+    return user.get_full_name() or user.get_username()

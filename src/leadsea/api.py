@@ -107,7 +107,10 @@ def _unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
     return error_response(request, 500, "internal_error", "An internal error occurred; it has been logged.")
 
 
+from leadsea.events.api import router as events_router  # noqa: E402
+from leadsea.intake.api import router as intake_router  # noqa: E402
 from leadsea.leads.api import router as leads_router  # noqa: E402
+from leadsea.metadata.api import meta_router, objects_router  # noqa: E402
 from leadsea.pools.api import router as pools_router  # noqa: E402
 from leadsea.tenancy.api import router as auth_router  # noqa: E402
 from leadsea.visits.api import router as visits_router  # noqa: E402
@@ -116,3 +119,7 @@ api.add_router("/", auth_router)
 api.add_router("/leads", leads_router)
 api.add_router("/", pools_router)
 api.add_router("/", visits_router)
+api.add_router("/intake", intake_router)
+api.add_router("/meta", meta_router)
+api.add_router("/objects", objects_router)
+api.add_router("/", events_router)

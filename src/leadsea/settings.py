@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "leadsea.visits",
     "leadsea.tasks",
     "leadsea.intake",
+    "leadsea.events",
     "leadsea.web",
     "leadsea.mobile",
 ]

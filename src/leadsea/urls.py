@@ -14,5 +14,8 @@ urlpatterns = [
     path("m/", include("leadsea.mobile.urls")),
     path("", include("leadsea.mobile.desktop_urls")),
     path("", include("leadsea.pools.urls")),
+    path("", include("leadsea.intake.urls")),
+    path("", include("leadsea.metadata.urls")),
+    path("", include("leadsea.events.urls")),
     path("", include("leadsea.web.urls")),
 ]

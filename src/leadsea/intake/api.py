@@ -1,0 +1,5 @@
+"""API of the intake app."""
+
+from ninja import Router
+
+router = Router(tags=["intake"])

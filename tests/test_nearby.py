@@ -145,6 +145,104 @@ def test_coordinate_systems_and_errors(org, api_as, time_machine):
 def test_nearby_query_count_is_bounded(org, time_machine, django_assert_max_num_queries):
     time_machine.move_to(T0, tick=False)
     scatter(org, 80, spread_m=400)
-    with django_assert_max_num_queries(6):
+    with django_assert_max_num_queries(4):  # pools, candidates (two passes at most), display rows
         got = leads_nearby(tenant=org.tenant, membership=org.bd1, lat=CENTRE[0], lng=CENTRE[1], radius_m=1000)
     assert len(got) == 50
+
+
+def test_the_first_pass_answers_alone_when_dense_and_stays_exact(
+    org, time_machine, django_assert_num_queries
+):
+    """Within FIRST_PASS_M of a dense centre there are more than `limit` stores: one candidate query answers,
+    and the answer is still the exact nearest, stores just outside the first circle included or not."""
+    time_machine.move_to(T0, tick=False)
+    leads = scatter(org, 120, seed=3, spread_m=200) + scatter(org, 60, seed=4, spread_m=900)
+    rng = random.Random(5)
+    for _ in range(10):
+        lat = CENTRE[0] + rng.uniform(-60, 60) / 111_195
+        lng = CENTRE[1] + rng.uniform(-60, 60) / 85_300
+        with django_assert_num_queries(3):  # pools, one candidate pass, display rows
+            got = leads_nearby(
+                tenant=org.tenant, membership=org.bd1, lat=lat, lng=lng, radius_m=1000, limit=30
+            )
+        assert [n.lead.pk for n in got] == brute(leads, lat, lng, 1000, 30)
+    # Far from the cluster the first circle holds too few: the second pass reads the whole radius.
+    lat, lng = CENTRE[0] + 700 / 111_195, CENTRE[1]
+    with django_assert_num_queries(4):
+        got = leads_nearby(tenant=org.tenant, membership=org.bd1, lat=lat, lng=lng, radius_m=1000, limit=30)
+    assert [n.lead.pk for n in got] == brute(leads, lat, lng, 1000, 30)
+
+
+def test_rows_carry_tags_stage_and_last_visit(org, time_machine):
+    """The one display query returns what the list shows: tags (sorted), the stage key and the last visit."""
+    from leadsea.pipeline.services import lead_stage_set
+    from leadsea.visits.services import visit_record
+
+    time_machine.move_to(T0, tick=False)
+    lead = lead_create(
+        tenant=org.tenant,
+        actor=org.admin,
+        data={"name": "老北京炸酱面", "lat": CENTRE[0], "lng": CENTRE[1], "tags": ["夜宵", "连锁"]},
+        now=T0,
+    )
+    plain = lead_create(
+        tenant=org.tenant,
+        actor=org.admin,
+        data={"name": "空白店", "lat": CENTRE[0], "lng": CENTRE[1]},
+        now=T0,
+    )
+    pools.lead_claim(tenant=org.tenant, actor=org.bd1, lead_id=lead.pk, now=T0)
+    lead_stage_set(tenant=org.tenant, actor=org.bd1, lead_id=lead.pk, stage_key="contact", now=T0)
+    for n in (1, 2):
+        visit_record(
+            tenant=org.tenant,
+            actor=org.bd1,
+            lead_id=lead.pk,
+            lat=CENTRE[0],
+            lng=CENTRE[1] + n * 0.01,
+            now=T0.replace(hour=2 + n),
+        )
+    got = {
+        n.lead.pk: n
+        for n in leads_nearby(tenant=org.tenant, membership=org.bd1, lat=CENTRE[0], lng=CENTRE[1])
+    }
+    mine, other = got[lead.pk], got[plain.pk]
+    assert mine.tags == ["夜宵", "连锁"] and mine.stage_key == "contact" and mine.pool_status == "mine"
+    assert mine.last_visit is not None and mine.last_visit.visited_at == T0.replace(hour=4)
+    assert mine.last_visit.verified is False and mine.last_visit.distance_m > 1000
+    assert mine.lead.claimed_at == T0 and mine.lead.expires_at is not None and mine.lead.expires_at > T0
+    assert other.tags == [] and other.stage_key is None and other.last_visit is None
+
+
+def test_http_items_have_the_documented_shape_and_match_the_lead_api(org, api_as, time_machine):
+    """/leads/nearby renders its items directly: they must still be NearbyOut, and each lead exactly what
+    GET /leads/{id} answers (same fields, same formats)."""
+    from pydantic import TypeAdapter
+
+    from leadsea.leads.api import NearbyOut
+    from leadsea.visits.services import visit_record
+
+    time_machine.move_to(T0, tick=False)
+    lead = lead_create(
+        tenant=org.tenant,
+        actor=org.admin,
+        data={
+            "name": "庆丰包子铺",
+            "branch_name": "国贸店",
+            "lat": CENTRE[0],
+            "lng": CENTRE[1],
+            "tags": ["早餐"],
+            "phone": "010-6505 1234",
+        },
+        now=T0,
+    )
+    pools.lead_claim(tenant=org.tenant, actor=org.bd1, lead_id=lead.pk, now=T0)
+    visit_record(tenant=org.tenant, actor=org.bd1, lead_id=lead.pk, lat=CENTRE[0], lng=CENTRE[1], now=T0)
+    client = api_as(org.bd1)
+    response = client.get("/api/v1/leads/nearby", {"lat": CENTRE[0], "lng": CENTRE[1], "radius_m": 100})
+    assert response.status_code == 200 and response["Content-Type"].startswith("application/json")
+    items = response.json()
+    TypeAdapter(list[NearbyOut]).validate_python(items)
+    assert items[0]["lead"] == client.get(f"/api/v1/leads/{lead.pk}").json()
+    assert items[0]["pool_status"] == "mine" and items[0]["lead"]["tags"] == ["早餐"]
+    assert items[0]["last_visit"]["verified"] is True and items[0]["last_visit"]["by_me"] is True

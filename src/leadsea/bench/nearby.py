@@ -73,6 +73,9 @@ def add_arguments(parser: Any) -> None:
         "--profile", type=int, default=0, help="also cProfile this many service calls (stats to stderr)"
     )
     parser.add_argument("--keep", action="store_true", help="keep the benchmark tenant afterwards")
+    parser.add_argument(
+        "--tenant", help="measure again on the data of a tenant kept by an earlier run (--keep): no insert"
+    )
 
 
 # ------------------------------------------------------------------------------------------------------
@@ -347,6 +350,13 @@ def drop_bench_tenant(tenant: Tenant, log: Callable[[str], None]) -> None:
     drop_tenant(tenant, log)
 
 
+def kept_tenant(slug: str) -> tuple[Tenant, list[Membership]]:
+    """The tenant and BDs of an earlier run kept with --keep."""
+    tenant = Tenant.objects.get(slug=slug)
+    bds = Membership.objects.filter(tenant=tenant, role=Membership.Role.BD).select_related("user")
+    return tenant, sorted(bds, key=lambda m: m.user.username)
+
+
 def _ms(values: list[float], q: float) -> float:
     return round(percentile(values, q) * 1000, 3)
 
@@ -354,24 +364,31 @@ def _ms(values: list[float], q: float) -> float:
 def run(options: dict[str, Any], log: Callable[[str], None]) -> dict[str, Any]:
     prepare_database()
     n, radius, limit = options["points"], options["radius"], options["limit"]
-    tenant, _team, members, _admin = bench_tenant("bench-nearby", max(1, options["bds"]))
+    if options["tenant"]:
+        tenant, members = kept_tenant(options["tenant"])
+        options["keep"], inserted = True, 0.0
+        with unscoped():
+            n = Lead.objects.filter(tenant=tenant).count()
+        log(f"measuring on the {n} leads kept in {tenant.slug}")
+    else:
+        tenant, _team, members, _admin = bench_tenant("bench-nearby", max(1, options["bds"]))
     try:
         now = clock.now()
-        pool = default_pool(tenant=tenant)
-        began = time.perf_counter()
-        insert_geo_leads(
-            tenant=tenant,
-            pool_id=pool.pk,
-            n=n,
-            owners=[m.user_id for m in members],
-            sigma_km=options["sigma_km"],
-            now=now,
-        )
-        inserted = time.perf_counter() - began
-        tags, visits = insert_tags_and_visits(tenant=tenant, user_id=members[0].user_id, now=now)
-        log(f"inserted {n} leads in {inserted:.1f}s, {tags} tags and {visits} visits")
-        checked = check_cells(tenant=tenant, sample_every=max(1, n // 2000))
-        log(f"geo_cell matches geo.cell_of on {checked} sampled rows")
+        if not options["tenant"]:
+            began = time.perf_counter()
+            insert_geo_leads(
+                tenant=tenant,
+                pool_id=default_pool(tenant=tenant).pk,
+                n=n,
+                owners=[m.user_id for m in members],
+                sigma_km=options["sigma_km"],
+                now=now,
+            )
+            inserted = time.perf_counter() - began
+            tags, visits = insert_tags_and_visits(tenant=tenant, user_id=members[0].user_id, now=now)
+            log(f"inserted {n} leads in {inserted:.1f}s, {tags} tags and {visits} visits")
+            checked = check_cells(tenant=tenant, sample_every=max(1, n // 2000))
+            log(f"geo_cell matches geo.cell_of on {checked} sampled rows")
         began = time.perf_counter()
         vacuum_analyze([Lead, LeadTag, Visit])
         log(f"vacuumed and analyzed in {time.perf_counter() - began:.1f}s")
@@ -492,5 +509,7 @@ def run(options: dict[str, Any], log: Callable[[str], None]) -> dict[str, Any]:
         }
         return figures
     finally:
-        if not options["keep"]:
+        if options["keep"]:
+            log(f"kept the benchmark tenant: measure again with --tenant {tenant.slug}")
+        else:
             drop_bench_tenant(tenant, log)

@@ -76,6 +76,11 @@ class Lead(TenantModel):
     )
     created_at = models.DateTimeField()
     updated_at = models.DateTimeField()
+    # Set when intake merged this lead into another (intake.LeadMerge); merged leads are hidden everywhere
+    # until the merge is undone.
+    merged_into = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
+    )
 
     class Meta:
         constraints = [tenant_unique("lead")]
@@ -85,7 +90,12 @@ class Lead(TenantModel):
             models.Index(fields=["tenant", "status", "-updated_at"], name="lead_tenant_status_idx"),
             models.Index(fields=["tenant", "-updated_at"], name="lead_tenant_updated_idx"),
             models.Index(fields=["tenant", "pool", "owner", "expires_at"], name="lead_pool_owner_idx"),
-            models.Index(fields=["tenant", "geo_cell", "lat", "lng"], name="lead_geo_idx"),
+            # Covers the nearby candidate query (leads.nearby.candidate_ids): answered from the index alone.
+            models.Index(
+                fields=["tenant", "geo_cell", "lat", "lng", "pool", "owner", "expires_at"],
+                name="lead_nearby_idx",
+                condition=models.Q(merged_into__isnull=True),
+            ),
             models.Index(
                 fields=["expires_at"], name="lead_expiring_idx", condition=models.Q(owner__isnull=False)
             ),

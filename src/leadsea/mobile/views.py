@@ -14,6 +14,7 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth import get_user_model
 from django.contrib.staticfiles import finders
 from django.core.paginator import Paginator
 from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
@@ -28,7 +29,7 @@ from leadsea.core import clock, geo
 from leadsea.core.errors import DomainError, NotFound
 from leadsea.leads.merchant import opportunities_of, related_stores
 from leadsea.leads.models import Lead
-from leadsea.leads.nearby import Nearby, leads_nearby
+from leadsea.leads.nearby import LastVisit, Nearby, NearbyLead, leads_nearby
 from leadsea.leads.selectors import lead_get, leads_search
 from leadsea.mobile.forms import COORD_SYSTEMS, RADII, SEAS, CheckinForm, PositionForm
 from leadsea.mobile.selectors import district_centres
@@ -105,10 +106,10 @@ def map_settings() -> dict[str, str]:
 
 @dataclass
 class NearbyItem:
-    lead: Lead
+    lead: NearbyLead
     distance_m: float
     status: str  # public, mine, taken
-    last_visit: Visit | None
+    last_visit: LastVisit | None
     last_visit_mine: bool
     tags: list[str]
     owner_name: str  # for supervisors only; a BD learns that a lead is taken, never by whom
@@ -124,6 +125,12 @@ def _nearby_items(
     team: set[int] | None = None
     if not bd and not membership.sees_whole_tenant and any(n.pool_status == "taken" for n in found):
         team = {row["user_id"] for row in subtree_user_ids(tenant=tenant, org_unit=membership.org_unit)}
+    owners: dict[int, str] = {}
+    if not bd:
+        taken_by = {n.lead.owner_id for n in found if n.pool_status == "taken"}
+        owners = (
+            {u.pk: _name(u) for u in get_user_model().objects.filter(pk__in=taken_by)} if taken_by else {}
+        )
     items = []
     for n in found:
         lead = n.lead
@@ -137,8 +144,8 @@ def _nearby_items(
                 status=n.pool_status,
                 last_visit=n.last_visit,
                 last_visit_mine=n.last_visit is not None and n.last_visit.user_id == membership.user_id,
-                tags=[t.tag for t in lead.tag_rows.all()],
-                owner_name=_name(lead.owner) if taken and not bd else "",
+                tags=n.tags,
+                owner_name=owners.get(lead.owner_id or 0, "") if taken else "",
                 can_open=can_open,
                 map_lat=map_lat,
                 map_lng=map_lng,

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.db import connection
 from django.db.models import Q, QuerySet
 from django.utils.translation import gettext as _
 
@@ -34,9 +35,16 @@ def pool_ids_of(*, tenant: Tenant, membership: Membership) -> list[int]:
     path = membership.org_unit.path if membership.org_unit_id and membership.org_unit else None
     supervisor = membership.role in (Membership.Role.MANAGER, Membership.Role.OPS)
     ids = set()
-    for pool_id, unit_path, user_id in PoolMember.objects.filter(tenant=tenant).values_list(
-        "pool_id", "org_unit__path", "user_id"
-    ):
+    # Raw SQL: this runs on every nearby search and claim; building the ORM query cost more than running it.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT m.pool_id, u.path, m.user_id FROM {PoolMember._meta.db_table} m "
+            f"LEFT JOIN {OrgUnit._meta.db_table} u ON u.tenant_id = m.tenant_id AND u.id = m.org_unit_id "
+            "WHERE m.tenant_id = %s",
+            [tenant.pk],
+        )
+        rows = cursor.fetchall()
+    for pool_id, unit_path, user_id in rows:
         if user_id == membership.user_id or (
             unit_path and path and (path.startswith(unit_path) or (supervisor and unit_path.startswith(path)))
         ):

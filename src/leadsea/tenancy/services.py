@@ -14,6 +14,7 @@ from django.contrib.auth import authenticate, get_user_model
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
+from django.db.models import F
 from django.utils.translation import gettext as _
 
 from leadsea.audit.services import change_record
@@ -239,19 +240,38 @@ def token_authenticate(raw: str, *, now: datetime | None = None) -> tuple[ApiTok
     now = now or clock.now()
     if not raw.startswith(TOKEN_PREFIX):
         return None
+    # One query for token, membership, user, tenant and org unit: it runs on every API request.
     with unscoped():
-        token = (
-            ApiToken.objects.filter(key_hash=_hash(raw), revoked_at__isnull=True, expires_at__gt=now)
-            .select_related("tenant", "user")
+        membership = (
+            Membership.objects.filter(
+                is_active=True,
+                tenant__is_active=True,
+                user__is_active=True,
+                user__api_tokens__key_hash=_hash(raw),
+                user__api_tokens__tenant=F("tenant"),
+                user__api_tokens__revoked_at__isnull=True,
+                user__api_tokens__expires_at__gt=now,
+            )
+            .select_related("org_unit", "user", "tenant")
+            .annotate(
+                token_id=F("user__api_tokens__id"),
+                token_last_used_at=F("user__api_tokens__last_used_at"),
+                token_expires_at=F("user__api_tokens__expires_at"),
+            )
             .first()
         )
-    if token is None or not token.tenant.is_active or not token.user.is_active:
-        return None
-    membership = membership_get(tenant=token.tenant, user=token.user)
     if membership is None:
         return None
+    # The token as far as a request needs it (its id, tenant, user and clocks); revoke() works on it.
+    token = ApiToken(
+        pk=membership.token_id,  # type: ignore[attr-defined]
+        tenant=membership.tenant,
+        user=membership.user,
+        last_used_at=membership.token_last_used_at,  # type: ignore[attr-defined]
+        expires_at=membership.token_expires_at,  # type: ignore[attr-defined]
+    )
     if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=5):
-        ApiToken.objects.filter(tenant=token.tenant, pk=token.pk).update(last_used_at=now)
+        ApiToken.objects.filter(tenant=membership.tenant, pk=token.pk).update(last_used_at=now)
     return token, membership
 
 

@@ -10,10 +10,10 @@ PORT ?= 8000
 
 install: $(STAMP) node_modules/.installed
 
-$(STAMP): pyproject.toml requirements.lock
+$(STAMP): pyproject.toml requirements.lock plugins/leadsea_example_plugin/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade "pip==25.3"
-	$(BIN)/python -m pip install -q -c requirements.lock -e ".[dev]"
+	$(BIN)/python -m pip install -q -c requirements.lock -e ".[dev]" -e plugins/leadsea_example_plugin
 	touch $(STAMP)
 
 node_modules/.installed: package.json package-lock.json

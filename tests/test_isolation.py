@@ -23,9 +23,15 @@ from PIL import Image
 from leadsea.audit.models import ChangeLog
 from leadsea.core.errors import DomainError
 from leadsea.core.models import TenantModel
+from leadsea.events.services import webhook_create, webhook_ping
 from leadsea.leads.models import Lead
 from leadsea.metadata.models import FieldDefinition
-from leadsea.metadata.services import custom_data_validate, field_definition_create
+from leadsea.metadata.services import (
+    custom_data_validate,
+    field_definition_create,
+    object_type_create,
+    record_create,
+)
 from leadsea.tenancy.models import ApiToken, Tenant
 from leadsea.tenancy.services import token_issue, user_create
 from leadsea.visits.services import visit_record
@@ -68,6 +74,17 @@ def _setup(org: Any, other_org: Any, api_as: Any) -> dict[str, Any]:
         assert r.status_code == 201, r.content
         b_leads.append(r.json()["id"])
     token_issue(tenant_slug=other_org.tenant.slug, username=other_org.bd1.user.username, password=PASSWORD)
+    # A custom object with a field and a record in each tenant, for the meta and records routes.
+    for tenant_org in (org, other_org):
+        obj = object_type_create(
+            tenant=tenant_org.tenant, actor=tenant_org.admin, key="brand", label_zh="品牌"
+        )
+        field_definition_create(
+            tenant=tenant_org.tenant, object_type="brand", key="title", label_zh="名", field_type="text"
+        )
+        record_create(
+            tenant=tenant_org.tenant, actor=tenant_org.admin, object_type=obj, data={"title": "品牌甲"}
+        )
     # A visit with a photo in each tenant, so that the photo route has something to refuse (and to serve).
     for tenant_org, lead_id in ((org, a_leads[0]), (other_org, b_leads[1])):
         buffer = io.BytesIO()
@@ -80,6 +97,12 @@ def _setup(org: Any, other_org: Any, api_as: Any) -> dict[str, Any]:
             lng=116.4,
             photo=SimpleUploadedFile("door.png", buffer.getvalue(), content_type="image/png"),
         )
+    # A webhook with a delivery in each tenant, so that the webhook routes have ids to refuse (and to serve).
+    for tenant_org in (org, other_org):
+        hook = webhook_create(
+            tenant=tenant_org.tenant, actor=tenant_org.admin, data={"url": "https://example.com/hook"}
+        )
+        webhook_ping(tenant=tenant_org.tenant, actor=tenant_org.admin, webhook_id=hook.pk)
     return {
         "a_leads": a_leads,
         "b_leads": b_leads,
@@ -104,6 +127,8 @@ def _ids_of(o: Any, *, lead_id: int) -> dict[str, int]:
         owner=o.bd1.user_id,
         token_id=ids.get("apitoken_id", lead_id),
         field_id=ids.get("fielddefinition_id", lead_id),
+        object=ids.get("objecttype_id", lead_id),
+        record_id=ids.get("customrecord_id", lead_id),
         org_unit_id=o.team_a.pk,
         unit_id=o.team_a.pk,
         membership_id=o.bd1.pk,
@@ -209,8 +234,35 @@ def _leaks(content: bytes, setup: dict[str, Any]) -> list[str]:
     return found
 
 
+def _intake_rows(o: Any) -> None:
+    """An intake record, a review item and an undone merge in a tenant, for the intake routes."""
+    from leadsea.intake.services import intake_submit, lead_merge, lead_unmerge, source_get_or_create
+
+    source = source_get_or_create(tenant=o.tenant, key="probe", channel="import")
+    store = {"name": "核验小馆", "lat": 30.5, "lng": 114.3}
+    first, second = intake_submit(
+        tenant=o.tenant,
+        source=source,
+        records=[
+            {**store, "external_id": "1"},
+            {**store, "external_id": "2", "name": "核验", "lat": 30.5025},
+        ],
+    )
+    assert second.status == "review", second
+    survivor = Lead.objects.get(tenant=o.tenant, pk=first.lead_id)
+    other = {"external_id": "3", "name": "另一家核验店"}
+    [made] = intake_submit(tenant=o.tenant, source=source, records=[other])
+    merged = Lead.objects.get(tenant=o.tenant, pk=made.lead_id)
+    merge = lead_merge(tenant=o.tenant, survivor=survivor, merged=merged, actor=o.admin)
+    lead_unmerge(tenant=o.tenant, merge=merge, actor=o.admin)
+
+
 def test_every_route_with_the_other_tenants_ids_is_404_and_leaks_nothing(org, other_org, api_as):
     setup = _setup(org, other_org, api_as)
+    for tenant_org in (org, other_org):
+        _intake_rows(tenant_org)
+    setup["b_ids"] = _ids_of(other_org, lead_id=setup["b_leads"][1])
+    setup["a_ids"] = _ids_of(org, lead_id=setup["a_leads"][0])
     spec = api_as().get("/api/v1/openapi.json").json()
     before = _snapshot(other_org.tenant)
     b_changes = ChangeLog.objects.filter(tenant=other_org.tenant).count()
@@ -370,6 +422,11 @@ SAMPLE_VALUES = {
     "phone": "13800138000",
     "email": "a@example.com",
     "url": "https://example.com/x",
+    "money": {"amount": "9.90", "currency": "CNY"},
+    "datetime": "2026-02-03T08:00:00+08:00",
+    "geo_point": {"lat": 39.9, "lng": 116.4},
+    "reference": 1,
+    "file": 1,
 }
 B_DEFS = [
     {"key": "level", "label_zh": "等级", "field_type": "choice", "choices": [{"value": "A"}, {"value": "B"}]},

@@ -11,7 +11,8 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.renderers import JSONRenderer
 from ninja.security import HttpBearer
 
-from leadsea.core.errors import DomainError
+from leadsea.core.errors import DomainError, Forbidden
+from leadsea.onboarding.middleware import api_module_guard
 from leadsea.tenancy.services import token_authenticate
 
 log = logging.getLogger(__name__)
@@ -29,9 +30,12 @@ class BearerToken(HttpBearer):
         if found is None:
             return None
         api_token, membership = found
+        if membership.role == "crowd":  # crowdsourcers only submit stores on the web page, never the API
+            raise Forbidden(code="role_forbidden")
         request.tenant = membership.tenant  # type: ignore[attr-defined]
         request.membership = membership  # type: ignore[attr-defined]
         request.api_token = api_token  # type: ignore[attr-defined]
+        api_module_guard(request)  # a route of a module the tenant turned off is not found
         return membership
 
 
@@ -111,6 +115,8 @@ from leadsea.events.api import router as events_router  # noqa: E402
 from leadsea.intake.api import router as intake_router  # noqa: E402
 from leadsea.leads.api import router as leads_router  # noqa: E402
 from leadsea.metadata.api import meta_router, objects_router  # noqa: E402
+from leadsea.onboarding.api import router as onboarding_router  # noqa: E402
+from leadsea.onboarding.api import settings_router  # noqa: E402
 from leadsea.pools.api import router as pools_router  # noqa: E402
 from leadsea.tenancy.api import router as auth_router  # noqa: E402
 from leadsea.visits.api import router as visits_router  # noqa: E402
@@ -123,3 +129,5 @@ api.add_router("/intake", intake_router)
 api.add_router("/meta", meta_router)
 api.add_router("/objects", objects_router)
 api.add_router("/", events_router)
+api.add_router("/onboarding", onboarding_router)
+api.add_router("/settings", settings_router)

@@ -13,6 +13,8 @@ def main(argv: list[str] | None = None) -> None:
 
     args = list(sys.argv if argv is None else argv)
     args[0] = "leadsea"
+    if len(args) > 1 and "-" in args[1] and not args[1].startswith("-"):
+        args[1] = args[1].replace("-", "_")  # `leadsea intake-worker` runs the intake_worker command
     # `--database URL` (benchmarks) selects the database before Django reads its settings.
     if "--database" in args[1:-1]:
         i = args.index("--database")

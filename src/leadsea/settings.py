@@ -60,7 +60,10 @@ INSTALLED_APPS = [
     "leadsea.visits",
     "leadsea.tasks",
     "leadsea.intake",
+    "leadsea.intake.channels",
+    "leadsea.tagging",
     "leadsea.events",
+    "leadsea.onboarding",
     "leadsea.web",
     "leadsea.mobile",
 ]
@@ -75,6 +78,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "leadsea.tenancy.middleware.TenantMiddleware",
+    "leadsea.intake.crowd.CrowdOnlyMiddleware",
+    "leadsea.onboarding.middleware.ModuleMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -93,6 +98,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "leadsea.web.context.workbench",
+                "leadsea.onboarding.context.page_settings",
             ],
         },
     }

@@ -15,7 +15,9 @@ urlpatterns = [
     path("", include("leadsea.mobile.desktop_urls")),
     path("", include("leadsea.pools.urls")),
     path("", include("leadsea.intake.urls")),
+    path("", include("leadsea.tagging.urls")),
     path("", include("leadsea.metadata.urls")),
     path("", include("leadsea.events.urls")),
+    path("", include("leadsea.onboarding.urls")),
     path("", include("leadsea.web.urls")),
 ]

@@ -1,5 +1,11 @@
-"""Web pages of this app (filled in as the pages land)."""
+"""Settings pages of the events app: webhooks with their delivery log, and plugins."""
 
-from django.urls import URLPattern
+from django.urls import path
 
-urlpatterns: list[URLPattern] = []
+from leadsea.events import views
+
+app_name = "events"
+urlpatterns = [
+    path("settings/webhooks/", views.webhooks, name="webhooks"),
+    path("settings/webhooks/<int:webhook_id>/", views.webhook_detail, name="webhook"),
+]

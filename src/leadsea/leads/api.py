@@ -100,9 +100,15 @@ class LeadPatch(Schema):
     )
 
 
+COUNT_CAP = 10_000
+
+
 class LeadPage(Schema):
     items: list[LeadOut]
     count: int
+    count_exact: bool = Field(
+        True, description=f"false: more than `count` leads match (counting stops past {COUNT_CAP:,})"
+    )
     page: int
     page_size: int
 
@@ -194,11 +200,15 @@ def list_leads(request: TenantRequest, filters: Query[LeadFilters]) -> dict[str,
     )
     start = (filters.page - 1) * filters.page_size
     items = list(qs[start : start + filters.page_size])
-    count = qs.count() if items or filters.page > 1 else 0
+    # Counting stops past COUNT_CAP (or the page asked for): "10,000+" with count_exact false.
+    cap = max(COUNT_CAP, start + filters.page_size)
+    found = qs.order_by()[: cap + 1].count() if items or filters.page > 1 else 0
+    count, count_exact = min(found, cap), found <= cap
     now = clock.now()
     return {
         "items": [lead_out(x, now) for x in items],
         "count": count,
+        "count_exact": count_exact,
         "page": filters.page,
         "page_size": filters.page_size,
     }

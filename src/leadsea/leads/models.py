@@ -90,9 +90,10 @@ class Lead(TenantModel):
             models.Index(fields=["tenant", "status", "-updated_at"], name="lead_tenant_status_idx"),
             models.Index(fields=["tenant", "-updated_at"], name="lead_tenant_updated_idx"),
             models.Index(fields=["tenant", "pool", "owner", "expires_at"], name="lead_pool_owner_idx"),
-            # Covers the nearby candidate query (leads.nearby.candidate_ids): answered from the index alone.
+            # Covers the nearby candidate query (leads.nearby.candidate_ids): answered from the index alone
+            # (PostgreSQL needs the id in it for an index-only scan; SQLite has the rowid anyway).
             models.Index(
-                fields=["tenant", "geo_cell", "lat", "lng", "pool", "owner", "expires_at"],
+                fields=["tenant", "geo_cell", "lat", "lng", "pool", "owner", "expires_at", "id"],
                 name="lead_nearby_idx",
                 condition=models.Q(merged_into__isnull=True),
             ),

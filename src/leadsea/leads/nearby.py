@@ -2,7 +2,7 @@
 
 Every lead with a position stores `geo_cell = geo.cell_of(lat, lng)`. A search lists the cells that cover the
 circle's bounding box (conservatively: no point inside the radius lies outside them), asks the covering index
-(tenant, geo_cell, lat, lng, pool, owner, expires_at) for the candidates inside the box ordered by an
+(tenant, geo_cell, lat, lng, pool, owner, expires_at, id) for the candidates inside the box ordered by an
 equirectangular distance, and keeps those whose haversine distance is within the radius. The database returns
 only a few more rows than asked for; the exact distance decides the order and the edge. A first pass over a
 small circle answers alone when it already holds `limit` merchants (they are then the nearest); the list's
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Any
 
@@ -99,8 +99,8 @@ class Nearby:
     stage_key: str | None
 
 
-_LEAD_COLUMNS = [f.name for f in NearbyLead.__dataclass_fields__.values()]  # type: ignore[attr-defined]
-_DB_COLUMNS = [Lead._meta.get_field(name.removesuffix("_id")).column for name in _LEAD_COLUMNS]
+_LEAD_COLUMNS = [f.name for f in fields(NearbyLead)]
+_DB_COLUMNS = [{f.attname: f.column for f in Lead._meta.concrete_fields}[name] for name in _LEAD_COLUMNS]
 _JSON = {"phones", "custom_data"}
 _DATETIMES = {"expires_at", "claimed_at", "last_visit_at", "signed_at", "created_at", "updated_at"}
 

@@ -3,19 +3,16 @@ subtree's and unowned ones, hq and admin the whole tenant."""
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 
 from django.db.models import Prefetch, Q, QuerySet
-from django.db.models.fields.json import KeyTextTransform
 from django.utils.translation import gettext as _
 
 from leadsea.core import clock
 from leadsea.core.errors import FieldInvalid, NotFound
 from leadsea.leads.models import Lead, LeadTag
 from leadsea.leads.normalize import search_query_terms
-from leadsea.metadata.models import FieldDefinition
-from leadsea.metadata.selectors import field_definitions
+from leadsea.metadata.selectors import custom_filters_apply, custom_ordering
 from leadsea.pools.selectors import live_q, pool_ids_of, public_q
 from leadsea.tenancy.models import Membership, Tenant
 from leadsea.tenancy.selectors import subtree_user_ids
@@ -32,9 +29,12 @@ ORDERINGS = {
 def leads_visible(*, tenant: Tenant, membership: Membership, now: datetime | None = None) -> QuerySet[Lead]:
     """A BD sees the public sea of their pools and their own private sea; a manager also the private seas
     of their org subtree; hq and admin everything. A lead past its deadline reads as public."""
-    qs = Lead.objects.filter(tenant=tenant)
+    # A merged lead lives on in its survivor.
+    qs = Lead.objects.filter(tenant=tenant, merged_into__isnull=True)
     if membership.sees_whole_tenant:
         return qs
+    if membership.role == Membership.Role.CROWD:
+        return qs.none()  # crowdsourcers submit stores; they see no lead
     now = now or clock.now()
     public = public_q(now) & Q(pool_id__in=pool_ids_of(tenant=tenant, membership=membership))
     mine = live_q(now) & Q(owner_id=membership.user_id)
@@ -60,31 +60,6 @@ def lead_get(*, tenant: Tenant, membership: Membership, lead_id: int, now: datet
     if lead is None:
         raise NotFound(_("Lead not found."), code="lead_not_found")
     return lead
-
-
-def _custom_filter(defn: FieldDefinition, raw: str) -> Q:
-    T = FieldDefinition.Type
-    path = f"custom_data__{defn.key}"
-    if defn.field_type in (T.NUMBER, T.DECIMAL):
-        try:
-            number: float | int = float(raw) if defn.field_type == T.DECIMAL else int(raw)
-        except ValueError:
-            raise FieldInvalid(
-                _("%(field)s must be a number.") % {"field": f"cf_{defn.key}"}, field=f"cf_{defn.key}"
-            )
-        return Q(**{path: number})
-    if defn.field_type == T.BOOLEAN:
-        if raw.lower() not in {"true", "false", "1", "0"}:
-            raise FieldInvalid(
-                _("%(field)s must be true or false.") % {"field": f"cf_{defn.key}"}, field=f"cf_{defn.key}"
-            )
-        return Q(**{path: raw.lower() in {"true", "1"}})
-    if defn.field_type == T.MULTI_CHOICE:
-        # The JSON text of the stored list contains the quoted value: PostgreSQL's jsonb renders it as is,
-        # SQLite keeps json.dumps' \\u escapes, so look for both forms.
-        text = f"_cf_{defn.key}_text__contains"
-        return Q(**{text: f'"{raw}"'}) | Q(**{text: json.dumps(raw)})
-    return Q(**{path: raw})
 
 
 def leads_search(
@@ -138,19 +113,15 @@ def leads_search(
             qs = qs.filter(live_q(now), owner_id=int(owner))
         else:
             raise FieldInvalid(_("owner must be a user id, 'me' or 'none'."), field="owner")
-    if custom_filters:
-        defs = {d.key: d for d in field_definitions(tenant=tenant)}
-        for key, raw in custom_filters.items():
-            defn = defs.get(key)
-            if defn is None or not defn.filterable:
-                raise FieldInvalid(
-                    _("%(field)s is not a filterable custom field.") % {"field": f"cf_{key}"},
-                    code="unknown_field",
-                    field=f"cf_{key}",
-                )
-            if defn.field_type == FieldDefinition.Type.MULTI_CHOICE:
-                qs = qs.alias(**{f"_cf_{key}_text": KeyTextTransform(key, "custom_data")})
-            qs = qs.filter(_custom_filter(defn, raw))
+    # cf_ filters and cf_ sorting: index lookups in the side index of custom values (metadata.selectors).
+    qs = custom_filters_apply(
+        qs, tenant=tenant, object_type="lead", json_field="custom_data", filters=custom_filters
+    )
+    if ordering.lstrip("-").startswith("cf_"):
+        qs = custom_ordering(
+            qs, tenant=tenant, object_type="lead", json_field="custom_data", ordering=ordering
+        )
+        return with_tags(qs, tenant=tenant)
     if ordering not in ORDERINGS:
         raise FieldInvalid(
             _("ordering must be one of %(choices)s.") % {"choices": ", ".join(ORDERINGS)}, field="ordering"

@@ -12,9 +12,14 @@ from django.utils.translation import gettext as _
 from leadsea.audit.services import change_record, changed_fields
 from leadsea.core import clock, geo
 from leadsea.core.errors import FieldInvalid, Forbidden
+from leadsea.events.catalog import LEAD_CREATED, LEAD_UPDATED
+from leadsea.events.plugins import run_validation_hooks
+from leadsea.events.services import emit
+from leadsea.intake.hooks import intake_lead_recorded
 from leadsea.leads.models import Lead, LeadTag
 from leadsea.leads.normalize import clean_text, fold_text, normalize_phone, phone_search_forms
 from leadsea.metadata.services import custom_data_validate
+from leadsea.metadata.values import custom_values_sync
 from leadsea.tenancy.models import Membership, Tenant
 from leadsea.tenancy.selectors import member_in_scope
 
@@ -254,7 +259,10 @@ def lead_create(
             )
     lead = Lead(tenant=tenant, pool=pool, created_by=actor.user, created_at=now, updated_at=now)
     tags = _apply(lead, data, tenant=tenant) or []
+    run_validation_hooks(tenant=tenant, object_type="lead", data=lead_snapshot(lead, tags))
     lead.save()
+    custom_values_sync(tenant=tenant, object_type="lead", record_id=lead.pk, data=lead.custom_data)
+    intake_lead_recorded(tenant=tenant, lead=lead, actor=actor, now=now)  # provenance + matching keys
     _set_tags(lead, tags)
     change_record(
         tenant=tenant,
@@ -263,6 +271,13 @@ def lead_create(
         obj=lead,
         before=None,
         after=lead_snapshot(lead, tags),
+        now=now,
+    )
+    emit(
+        tenant=tenant,
+        type=LEAD_CREATED,
+        payload={"lead_id": lead.pk, "pool_id": lead.pool_id, "lead": lead_snapshot(lead, tags)},
+        actor=actor.user_id,
         now=now,
     )
     if owner_id == actor.user_id:
@@ -285,13 +300,19 @@ def lead_update(
         raise Forbidden(_("You may not edit this lead."))
     before = lead_snapshot(locked, _tags_of(locked))
     tags = _apply(locked, data, tenant=tenant)
+    after = lead_snapshot(locked, tags if tags is not None else before["tags"])
+    run_validation_hooks(tenant=tenant, object_type="lead", data=after)
     if tags is not None:
         _set_tags(locked, tags)
-    after = lead_snapshot(locked, tags if tags is not None else before["tags"])
     diff_before, diff_after = changed_fields(before, after)
     if diff_after:
         locked.updated_at = now
         locked.save()
+        if "custom_fields" in diff_after:
+            custom_values_sync(
+                tenant=tenant, object_type="lead", record_id=locked.pk, data=locked.custom_data
+            )
+        intake_lead_recorded(tenant=tenant, lead=locked, actor=actor, now=now, fields=set(diff_after))
         change_record(
             tenant=tenant,
             actor=actor.user,
@@ -299,6 +320,13 @@ def lead_update(
             obj=locked,
             before=diff_before,
             after=diff_after,
+            now=now,
+        )
+        emit(
+            tenant=tenant,
+            type=LEAD_UPDATED,
+            payload={"lead_id": locked.pk, "before": diff_before, "after": diff_after},
+            actor=actor.user_id,
             now=now,
         )
     return locked

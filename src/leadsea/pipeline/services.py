@@ -11,6 +11,8 @@ from django.utils.translation import gettext as _
 from leadsea.audit.services import change_record
 from leadsea.core import clock
 from leadsea.core.errors import Conflict, FieldInvalid, Forbidden
+from leadsea.events.catalog import LEAD_STAGE_CHANGED
+from leadsea.events.services import emit
 from leadsea.leads.models import Lead
 from leadsea.pipeline.models import LostReason, Opportunity, Stage
 from leadsea.pools.services import lead_progressed, lead_signed, lock_for_write, supervises
@@ -135,6 +137,20 @@ def lead_stage_set(
         obj=opp,
         before=before,
         after={"lead": lead.pk, "stage": stage.key, "lost_reason": lost_reason},
+        now=now,
+    )
+    emit(
+        tenant=tenant,
+        type=LEAD_STAGE_CHANGED,
+        payload={
+            "lead_id": lead.pk,
+            "opportunity_id": opp.pk,
+            "from_stage": before["stage"] if before else None,
+            "to_stage": stage.key,
+            "stage_kind": stage.kind,
+            "lost_reason": lost_reason if stage.kind == Stage.Kind.LOST else None,
+        },
+        actor=actor.user_id,
         now=now,
     )
     return opp

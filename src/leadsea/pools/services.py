@@ -16,6 +16,8 @@ from django.utils.translation import gettext as _
 from leadsea.audit.services import change_record
 from leadsea.core import clock
 from leadsea.core.errors import Conflict, FieldInvalid, NotFound
+from leadsea.events.catalog import LEDGER_EVENTS
+from leadsea.events.services import emit, ownership_payload
 from leadsea.leads.models import Lead
 from leadsea.pools import rules, sql
 from leadsea.pools.errors import (
@@ -58,6 +60,14 @@ def _ledger(
         to_owner=to_owner,
         reason=reason,
         clocks=rules.clocks_of(lead),
+        now=now,
+    )
+    # Every ownership change is a domain event too (lead.claimed, lead.dropped, ...), in this transaction.
+    emit(
+        tenant=lead.tenant_id,
+        type=LEDGER_EVENTS[action],
+        payload=ownership_payload(lead, action, from_owner=from_owner, to_owner=to_owner, reason=reason),
+        actor=actor_id,
         now=now,
     )
 

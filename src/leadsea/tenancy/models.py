@@ -60,6 +60,7 @@ class Membership(TenantModel):
         MANAGER = "manager", _("Manager")
         BD = "bd", _("BD")
         OPS = "ops", _("Operations")
+        CROWD = "crowd", _("Crowdsourcing")  # may only submit stores (intake); sees no lead, no pool
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
     role = models.CharField(max_length=10, choices=Role.choices)

@@ -15,6 +15,8 @@ from PIL import Image, UnidentifiedImageError
 from leadsea.audit.services import change_record
 from leadsea.core import clock, geo
 from leadsea.core.errors import FieldInvalid
+from leadsea.events.catalog import VISIT_RECORDED
+from leadsea.events.services import emit
 from leadsea.leads.normalize import clean_text, normalize_phone
 from leadsea.leads.selectors import lead_get
 from leadsea.pools.services import lead_visited
@@ -196,4 +198,20 @@ def visit_record(
     visit.save()
     if verified:
         lead_visited(tenant=tenant, lead_id=lead.pk, user_id=actor.user_id, visited_at=now, now=now)
+    emit(
+        tenant=tenant,
+        type=VISIT_RECORDED,
+        payload={
+            "visit_id": visit.pk,
+            "lead_id": lead.pk,
+            "user_id": actor.user_id,
+            "verified": verified,
+            "distance_m": None if distance is None else round(distance, 1),
+            "purpose": purpose,
+            "outcome": outcome,
+            "visited_at": now,
+        },
+        actor=actor.user_id,
+        now=now,
+    )
     return visit

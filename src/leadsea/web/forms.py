@@ -36,7 +36,53 @@ def custom_form_field(defn: FieldDefinition, language: str | None) -> forms.Fiel
         return forms.CharField(widget=forms.NumberInput(attrs={"step": "any"}), **common)
     if defn.field_type == T.LONG_TEXT:
         return forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), **common)
+    if defn.field_type == T.DATETIME:
+        return forms.CharField(widget=forms.DateTimeInput(attrs={"type": "datetime-local"}), **common)
+    if defn.field_type == T.MONEY:
+        common["help_text"] = defn.help_text or _(
+            "Amount, optionally followed by a currency: 12.50 or 12.50 USD"
+        )
+    if defn.field_type == T.GEO_POINT:
+        common["help_text"] = defn.help_text or _("lat,lng (WGS-84)")
+    if defn.field_type == T.REFERENCE:
+        return forms.CharField(widget=forms.NumberInput(attrs={"min": 1}), **common)
+    if defn.field_type == T.FILE:
+        return forms.FileField(**common)
     return forms.CharField(**common)
+
+
+def custom_form_value(defn: FieldDefinition, raw: Any) -> Any:
+    """A form field's text as the service takes it (money "12.50 USD", geo "lat,lng")."""
+    if not isinstance(raw, str) or not raw.strip():
+        return raw
+    text = raw.strip()
+    if defn.field_type == T.MONEY:
+        parts = text.replace("，", " ").split()
+        return {"amount": parts[0], "currency": parts[1]} if len(parts) == 2 else text
+    if defn.field_type == T.GEO_POINT:
+        parts = [p.strip() for p in re.split(r"[,，\s]+", text) if p.strip()]
+        return {"lat": parts[0], "lng": parts[1]} if len(parts) == 2 else text
+    return text
+
+
+def custom_form_initial(value: Any) -> Any:
+    """A stored value as a form field shows it."""
+    if isinstance(value, dict) and "amount" in value:
+        return f"{value['amount']} {value.get('currency', '')}".strip()
+    if isinstance(value, dict) and "lat" in value:
+        return f"{value['lat']},{value['lng']}"
+    if isinstance(value, str) and len(value) == 20 and value.endswith("Z") and value[10] == "T":
+        from datetime import datetime
+
+        from django.utils import timezone
+
+        try:
+            return timezone.localtime(datetime.fromisoformat(value.replace("Z", "+00:00"))).strftime(
+                "%Y-%m-%dT%H:%M"
+            )
+        except ValueError:
+            return value
+    return value
 
 
 class LeadForm(forms.Form):
@@ -63,7 +109,8 @@ class LeadForm(forms.Form):
 
     def __init__(self, *args: Any, definitions: list[FieldDefinition], language: str | None, **kwargs: Any):
         super().__init__(*args, **kwargs)
-        self.definitions = definitions
+        # File fields are uploaded on record pages and through the API, not on the lead form.
+        self.definitions = definitions = [d for d in definitions if d.field_type != T.FILE]
         for defn in definitions:
             self.fields[f"cf_{defn.key}"] = custom_form_field(defn, language)
 
@@ -93,7 +140,7 @@ class LeadForm(forms.Form):
         data["lat"] = c["lat"] or None
         data["lng"] = c["lng"] or None
         data["tags"] = [t.strip() for t in c["tags"].replace("，", ",").split(",") if t.strip()]
-        data["custom_fields"] = {d.key: c.get(f"cf_{d.key}") for d in self.definitions}
+        data["custom_fields"] = {d.key: custom_form_value(d, c.get(f"cf_{d.key}")) for d in self.definitions}
         return data
 
     @classmethod
@@ -117,5 +164,5 @@ class LeadForm(forms.Form):
         initial["phones"] = ", ".join(lead.phones)
         initial["tags"] = ", ".join(tags)
         for key, value in lead.custom_data.items():
-            initial[f"cf_{key}"] = value
+            initial[f"cf_{key}"] = custom_form_initial(value)
         return initial

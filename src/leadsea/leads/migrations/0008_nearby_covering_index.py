@@ -20,6 +20,6 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name='lead',
-            index=models.Index(condition=models.Q(('merged_into__isnull', True)), fields=['tenant', 'geo_cell', 'lat', 'lng', 'pool', 'owner', 'expires_at'], name='lead_nearby_idx'),
+            index=models.Index(condition=models.Q(('merged_into__isnull', True)), fields=['tenant', 'geo_cell', 'lat', 'lng', 'pool', 'owner', 'expires_at', 'id'], name='lead_nearby_idx'),
         ),
     ]

@@ -31,13 +31,17 @@ def lead_pool_panel(context: Any, lead: Any) -> dict[str, Any]:
     membership = request.membership
     private = is_private(lead, now)
     mine = private and lead.owner_id == membership.user_id
+    shown = context.get("shown_sections") or {}  # the tenant's lead-page sections (onboarding app)
+    show_ledger = shown.get("ledger", True)
     return {
         "request": request,
         "lead": lead,
         "private": private,
         "mine": mine,
         "words": drop_in_words(lead, now) if private else "",
-        "ledger": list(ledger_of(tenant=request.tenant, lead=lead)),
+        "ledger": list(ledger_of(tenant=request.tenant, lead=lead)) if show_ledger else [],
+        "show_status": shown.get("pool_status", True),
+        "show_ledger": show_ledger,
         "is_supervisor": membership.role != "bd",
         "csrf_token": context.get("csrf_token"),
     }

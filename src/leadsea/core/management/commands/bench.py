@@ -8,7 +8,12 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-BENCHMARKS = {"pool": "leadsea.bench.pool", "nearby": "leadsea.bench.nearby"}
+BENCHMARKS = {
+    "pool": "leadsea.bench.pool",
+    "nearby": "leadsea.bench.nearby",
+    "search": "leadsea.bench.search",
+    "intake": "leadsea.bench.intake",
+}
 
 
 class Command(BaseCommand):

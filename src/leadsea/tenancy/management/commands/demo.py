@@ -21,6 +21,7 @@ from leadsea.leads.models import Lead, LeadTag
 from leadsea.leads.normalize import fold_text, phone_search_forms
 from leadsea.leads.services import lead_snapshot
 from leadsea.metadata.services import field_definition_create
+from leadsea.metadata.values import custom_values_rebuild
 from leadsea.pipeline.models import Stage
 from leadsea.pools import rules
 from leadsea.pools.models import LedgerEntry
@@ -190,6 +191,10 @@ class Command(BaseCommand):
             leads.append(lead)
             tag_lists.append(poi.tags)
         Lead.objects.bulk_create(leads, batch_size=500)
+        custom_values_rebuild(tenant=tenant, object_type="lead")  # the cf_ filters' index, set-based
+        from leadsea.intake.services import lead_keys_rebuild
+
+        lead_keys_rebuild(tenant=tenant)  # intake's matching keys, so imports find the demo stores
         LeadTag.objects.bulk_create(
             [
                 LeadTag(tenant=tenant, lead=lead, tag=t)

@@ -42,6 +42,12 @@ class Command(BaseCommand):
             default=60.0,
             help="Run the pool sweep every SECONDS beside the server (0: leave it to a worker).",
         )
+        parser.add_argument(
+            "--dispatch-every",
+            type=float,
+            default=1.0,
+            help="Send webhooks every SECONDS beside the server (0: leave it to `leadsea events dispatch`).",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         if not options["no_migrate"]:
@@ -56,15 +62,32 @@ class Command(BaseCommand):
                 [sys.executable, "-m", "leadsea.cli", "sweep", "--every", str(options["sweep_every"])],
                 stdout=subprocess.DEVNULL,
             )
+        workers = [sweeper] if sweeper is not None else []
+        if options["dispatch_every"] > 0:
+            # Likewise the webhook dispatcher; production runs `leadsea events dispatch`.
+            workers.append(
+                subprocess.Popen(
+                    [
+                        sys.executable,
+                        "-m",
+                        "leadsea.cli",
+                        "events",
+                        "dispatch",
+                        "--every",
+                        str(options["dispatch_every"]),
+                    ],
+                    stdout=subprocess.DEVNULL,
+                )
+            )
         try:
             self._serve(bind, options)
         finally:
-            if sweeper is not None:
-                sweeper.terminate()
+            for worker in workers:
+                worker.terminate()
                 try:
-                    sweeper.wait(timeout=10)
+                    worker.wait(timeout=10)
                 except subprocess.TimeoutExpired:
-                    sweeper.kill()
+                    worker.kill()
 
     def _serve(self, bind: str, options: dict[str, Any]) -> None:
         _Server(

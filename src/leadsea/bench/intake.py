@@ -1,0 +1,273 @@
+"""The intake benchmark: records per second through the whole pipeline against N existing POIs, and the
+seconds of `leadsea dedup` on 100k records.
+
+The existing POIs and the submitted records come from one generated world (intake.testdata, Chinese sets:
+chains with branches, name variants, shops sharing a phone, missing fields), so a share of the submitted
+records are real duplicates of existing leads (merges and review items), the rest new stores. The leads and
+their blocking keys are bulk-loaded (COPY on PostgreSQL); the records then go through `intake_submit` in
+batches, exactly as the push API and the file import run them: normalize, candidates, score, decide, write
+(leads, keys, provenance, review items, audit rows)."""
+
+from __future__ import annotations
+
+import csv
+import random
+import re
+import statistics
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from django.core.management import call_command
+from django.db import connection, transaction
+
+from leadsea.bench.common import bench_tenant, drop_tenant, prepare_database, vacuum_analyze
+from leadsea.core import clock, geo
+from leadsea.core.errors import DomainError
+from leadsea.core.tenancy_guard import unscoped
+from leadsea.intake import matching, pipeline, testdata
+from leadsea.intake.models import IntakeSource, LeadKey
+from leadsea.intake.services import intake_submit, source_get_or_create
+from leadsea.leads.models import Lead
+from leadsea.pools.selectors import default_pool
+from leadsea.tenancy.models import Tenant
+
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+LOAD_CHUNK = 50_000
+
+
+def add_arguments(parser: Any) -> None:
+    parser.add_argument("--existing", type=int, default=1_000_000, help="existing POIs (default 1,000,000)")
+    parser.add_argument("--records", type=int, default=20_000, help="records submitted (default 20,000)")
+    parser.add_argument("--batch-size", type=int, default=500, help="records per intake_submit (default 500)")
+    parser.add_argument(
+        "--dedup-records",
+        type=int,
+        default=100_000,
+        help="records for the dedup timing (default 100,000; 0 skips)",
+    )
+    parser.add_argument("--seed", type=int, default=7, help="seed of the generated world")
+    parser.add_argument("--keep", action="store_true", help="keep the benchmark tenant afterwards")
+
+
+WORLD_CHUNK = 40_000  # the generators slow down on big worlds: several independent ones, seeds apart
+
+
+def _world(n: int, seed: int) -> list[dict[str, Any]]:
+    """About n Chinese POI records (as intake dicts) from the labelled generators, shuffled."""
+    out: list[dict[str, Any]] = []
+    rounds = 0
+    while len(out) < n:
+        want = min(WORLD_CHUNK, n - len(out))
+        for rec in testdata.generate_mixed(int(want * 1.15) + 100, seed=seed + rounds):
+            if _CJK.search(rec.name):
+                out.append(
+                    {
+                        "external_id": f"{rec.id}-{rounds}",
+                        "name": rec.name,
+                        "address": rec.address,
+                        "city": rec.city,
+                        "phone": rec.phone,
+                        "lat": rec.lat,
+                        "lng": rec.lng,
+                        "category": rec.category,
+                    }
+                )
+        rounds += 1
+    random.Random(seed).shuffle(out)
+    return out[:n]
+
+
+def _normalized(data: dict[str, Any]) -> dict[str, Any] | None:
+    try:
+        return pipeline.normalize(data)
+    except DomainError:
+        try:
+            return pipeline.normalize({**data, "phone": ""})  # an unusable phone: the store without it
+        except DomainError:
+            return None
+
+
+def _reserve_ids(n: int) -> int:
+    """The first of n consecutive lead ids nobody else will take."""
+    table = Lead._meta.db_table
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                f"nextval(pg_get_serial_sequence('{table}', 'id')) + %s)",
+                [n],
+            )
+            return int(cursor.fetchone()[0]) - n + 1
+        cursor.execute(f"SELECT COALESCE(MAX(id), 0) FROM {table}")
+        return int(cursor.fetchone()[0]) + 1
+
+
+_LEAD_COLUMNS = [
+    "id",
+    "tenant_id",
+    "kind",
+    "name",
+    "branch_name",
+    "category",
+    "address",
+    "province",
+    "city",
+    "district",
+    "phone",
+    "phones",
+    "lat",
+    "lng",
+    "geo_cell",
+    "source_channel",
+    "status",
+    "custom_data",
+    "search_text",
+    "created_at",
+    "updated_at",
+    "pool_id",
+    "expiry_clock",
+    "self_extensions_used",
+    "extension_days",
+    "locked",
+]
+
+
+def _lead_rows(
+    tenant: Tenant, pool_id: int, first_id: int, items: list[dict[str, Any]], now: Any
+) -> Iterator[tuple[Any, ...]]:
+    import json
+
+    for i, n in enumerate(items):
+        cell = geo.cell_of(n["lat"], n["lng"]) if n["lat"] is not None else None
+        yield (
+            first_id + i,
+            tenant.pk,
+            "poi",
+            n["name"],
+            n["branch_name"],
+            n["category"],
+            n["address"],
+            n["province"],
+            n["city"],
+            n["district"],
+            n["phones"][0] if n["phones"] else "",
+            json.dumps(n["phones"]),
+            n["lat"],
+            n["lng"],
+            cell,
+            "import",
+            "new",
+            "{}",
+            pipeline.search_text(n["name"], n["branch_name"], n["address"], n["phones"]),
+            now,
+            now,
+            pool_id,
+            "",
+            0,
+            0,
+            False,
+        )
+
+
+def _copy(table: str, columns: list[str], rows: Iterator[tuple[Any, ...]] | list[tuple[Any, ...]]) -> None:
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            with cursor.cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        else:
+            marks = ", ".join(["%s"] * len(columns))
+            cursor.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", list(rows))
+
+
+def load_existing(
+    *, tenant: Tenant, pool_id: int, records: list[dict[str, Any]], log: Callable[[str], None]
+) -> int:
+    """Bulk-load leads and their blocking keys (the keys intake would have written); returns leads loaded."""
+    now = clock.now()
+    loaded = 0
+    with unscoped():
+        for start in range(0, len(records), LOAD_CHUNK):
+            items = [n for n in map(_normalized, records[start : start + LOAD_CHUNK]) if n is not None]
+            recs = matching.prepare([pipeline.raw_record(str(i), n) for i, n in enumerate(items)])
+            with transaction.atomic():
+                first = _reserve_ids(len(items))
+                _copy(Lead._meta.db_table, _LEAD_COLUMNS, _lead_rows(tenant, pool_id, first, items, now))
+                _copy(
+                    LeadKey._meta.db_table,
+                    ["tenant_id", "lead_id", "key"],
+                    [
+                        (tenant.pk, first + i, key)
+                        for i, rec in enumerate(recs)
+                        for key in pipeline.lead_keys(rec)
+                    ],
+                )
+            loaded += len(items)
+            log(f"loaded {loaded} leads")
+    return loaded
+
+
+def _dedup_seconds(n: int, seed: int, log: Callable[[str], None]) -> float:
+    rows = testdata.generate_mixed(n, seed=seed)
+    with tempfile.TemporaryDirectory() as tmp:
+        path, out = Path(tmp) / "in.csv", Path(tmp) / "out.csv"
+        with open(path, "w", encoding="utf-8", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=list(matching.COLUMNS))
+            writer.writeheader()
+            writer.writerows(r.values() for r in rows)
+        started = time.perf_counter()
+        call_command("dedup", str(path), "--out", str(out), stdout=open("/dev/null", "w"))  # noqa: SIM115
+        seconds = time.perf_counter() - started
+    log(f"dedup of {len(rows)} records in {seconds:.1f}s")
+    return seconds
+
+
+def run(options: dict[str, Any], log: Callable[[str], None]) -> dict[str, Any]:
+    prepare_database()
+    n_existing, n_records, size = options["existing"], options["records"], options["batch_size"]
+    tenant, _team, _members, admin = bench_tenant("bench-intake", 1)
+    result: dict[str, Any] = {"database": connection.vendor}
+    try:
+        began = time.perf_counter()
+        world = _world(n_existing + n_records, options["seed"])
+        log(f"generated {len(world)} records in {time.perf_counter() - began:.1f}s")
+        began = time.perf_counter()
+        loaded = load_existing(
+            tenant=tenant, pool_id=default_pool(tenant=tenant).pk, records=world[:n_existing], log=log
+        )
+        vacuum_analyze([Lead, LeadKey])
+        result.update(existing=loaded, load_seconds=round(time.perf_counter() - began, 1))
+        source: IntakeSource = source_get_or_create(tenant=tenant, key="bench", channel="push")
+        submit = world[n_existing:]
+        statuses: dict[str, int] = {}
+        batch_seconds: list[float] = []
+        started = time.perf_counter()
+        for i in range(0, len(submit), size):
+            t0 = time.perf_counter()
+            for r in intake_submit(tenant=tenant, source=source, records=submit[i : i + size], actor=admin):
+                statuses[r.status] = statuses.get(r.status, 0) + 1
+            batch_seconds.append(time.perf_counter() - t0)
+        elapsed = time.perf_counter() - started
+        log(f"{len(submit)} records through the pipeline in {elapsed:.1f}s: {statuses}")
+        result.update(
+            records=len(submit),
+            batch_size=size,
+            records_per_s=round(len(submit) / elapsed, 1) if elapsed else None,
+            batch_p50_ms=round(statistics.median(batch_seconds) * 1000, 1) if batch_seconds else None,
+            batch_max_ms=round(max(batch_seconds) * 1000, 1) if batch_seconds else None,
+            statuses=statuses,
+        )
+        if options["dedup_records"]:
+            result.update(
+                dedup_records=options["dedup_records"],
+                dedup_seconds=round(_dedup_seconds(options["dedup_records"], options["seed"], log), 1),
+            )
+    finally:
+        if not options["keep"]:
+            drop_tenant(tenant, log)
+        else:
+            log(f"kept tenant {tenant.slug}")
+    return result

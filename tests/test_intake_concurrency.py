@@ -1,0 +1,74 @@
+"""Concurrent submissions of the same source + external_id: real threads on PostgreSQL, one record."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+from django.db import connection
+
+from conftest import build_org
+from leadsea.intake.models import FieldProvenance, IntakeRecord
+from leadsea.intake.services import intake_submit, source_get_or_create
+from leadsea.leads.models import Lead
+
+pytestmark = [pytest.mark.postgres_only, pytest.mark.django_db(transaction=True)]
+
+STORE = {
+    "external_id": "same-1",
+    "name": "并发小馆(国贸店)",
+    "phone": "010-6505 7777",
+    "lat": 39.9087,
+    "lng": 116.4605,
+}
+
+
+def _race(n: int, fn: Any) -> list[Any]:
+    barrier = threading.Barrier(n)
+
+    def run(i: int) -> Any:
+        try:
+            barrier.wait(timeout=30)
+            return fn(i)
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(n) as pool:
+        return list(pool.map(run, range(n)))
+
+
+def test_the_same_external_id_from_many_threads_makes_one_record_and_one_lead() -> None:
+    org = build_org("race", "并发")
+    source = source_get_or_create(tenant=org.tenant, key="push", channel="push")
+    results = _race(8, lambda i: intake_submit(tenant=org.tenant, source=source, records=[dict(STORE)])[0])
+    assert IntakeRecord.objects.filter(tenant=org.tenant).count() == 1
+    assert Lead.objects.filter(tenant=org.tenant).count() == 1
+    record = IntakeRecord.objects.get(tenant=org.tenant)
+    assert {r.record_id for r in results} == {record.pk}
+    assert sum(1 for r in results if not r.duplicate) == 1
+    assert {r.status for r in results} == {"created"}
+    assert {r.lead_id for r in results} == {record.lead_id}
+    provenance = FieldProvenance.objects.filter(tenant=org.tenant, field="name").count()
+    assert provenance == 1
+
+
+def test_changed_payloads_of_one_external_id_in_parallel_keep_one_record() -> None:
+    org = build_org("race2", "并发2")
+    source = source_get_or_create(tenant=org.tenant, key="push", channel="push")
+    phones = ["010-6505 7777", "010-6505 8888", "010-6505 9999", "010-6505 6666"]
+    results = _race(
+        4,
+        lambda i: intake_submit(tenant=org.tenant, source=source, records=[{**STORE, "phone": phones[i]}])[0],
+    )
+    assert IntakeRecord.objects.filter(tenant=org.tenant).count() == 1
+    assert Lead.objects.filter(tenant=org.tenant).count() == 1
+    assert all(r.errors == [] for r in results)
+    lead = Lead.objects.get(tenant=org.tenant)
+    # one source, so the most recently received value wins, whichever transaction committed last
+    latest = FieldProvenance.objects.filter(tenant=org.tenant, lead=lead, field="phones").order_by(
+        "-at", "-id"
+    )[0]
+    assert lead.phones == latest.value
+    assert lead.phone in {"+86106505" + p[-4:] for p in phones}

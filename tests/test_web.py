@@ -264,8 +264,9 @@ def test_detail_shows_fields_tags_custom_fields_and_history(org, api_as, fields)
     for text in ("海底捞火锅", "国贸店", "川味火锅", "建国路87号", "+861065881234", "连锁", "top300"):
         assert text in page, text
     assert "商户等级" in page and "座位数" in page and "120" in page
-    assert "lead.create" in page and "lead.update" in page
-    assert page.index("lead.update") < page.index("lead.create")  # newest first
+    # The history in words, in the tenant's language (zh-hans), newest first; never the raw action codes.
+    assert "新建了线索" in page and "编辑了线索" in page and "lead.create" not in page
+    assert page.index("编辑了线索") < page.index("新建了线索")
     assert f"/leads/{lead['id']}/edit/" in page  # the owner may edit
 
 

@@ -172,6 +172,15 @@ TENANT_QUERY_GUARD = env_bool("LEADSEA_TENANT_QUERY_GUARD", DEBUG)
 
 API_TOKEN_TTL_DAYS = int(os.environ.get("LEADSEA_API_TOKEN_TTL_DAYS", "30"))
 
+# The cache holds rate-limit counters (the public /join/ form): per process by default; with several
+# processes or hosts set LEADSEA_CACHE_URL=redis://host:6379/1 so they share one count.
+_cache_url = os.environ.get("LEADSEA_CACHE_URL", "")
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": _cache_url}
+    if _cache_url.startswith(("redis://", "rediss://", "unix://"))
+    else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+}
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from django.contrib.auth import authenticate, get_user_model
+from django.utils import translation
 from django.core.management import CommandError, call_command
 from django.test import Client
 
@@ -240,7 +241,7 @@ def test_same_slug_again_is_a_409_conflict(org, api_as):
     ],
 )
 def test_org_csv_errors_name_the_line_and_write_nothing(org_csv, line, words):
-    with pytest.raises(CsvInvalid) as err:
+    with translation.override("en"), pytest.raises(CsvInvalid) as err:
         tenant_onboard(spec=_spec(org_csv=org_csv, users_csv=None))
     assert err.value.line == line and err.value.field == "org_csv"
     assert err.value.message.startswith(f"line {line}:") and words in err.value.message
@@ -363,7 +364,10 @@ def test_api_refuses_non_admins_and_reports_bad_csv(org, api_as):
     r = api_as(org.admin).post("/api/v1/onboarding/tenants", _spec(org_csv="path,kind\n华东,moon\n"))
     assert r.status_code == 422
     err = r.json()["error"]
-    assert err["code"] == "csv_invalid" and err["field"] == "org_csv" and err["message"].startswith("line 2:")
+    # The tenant speaks zh-hans: the message names the line in Chinese.
+    assert (
+        err["code"] == "csv_invalid" and err["field"] == "org_csv" and err["message"].startswith("第 2 行：")
+    )
     r = api_as(org.admin).post("/api/v1/onboarding/tenants", {"slug": "x1"})
     assert r.status_code == 422
     _nothing_written()
@@ -410,7 +414,7 @@ def test_cli_onboards_from_a_spec_file_and_from_options(tmp_path):
     )
     tenant = Tenant.objects.get(slug="waimai-gz")
     assert tenant.visit_radius_m == 200 and OrgUnit.objects.filter(tenant=tenant, name="广州").exists()
-    with pytest.raises(CommandError, match="csv_invalid: line 2"):
+    with translation.override("en"), pytest.raises(CommandError, match="csv_invalid: line 2"):
         bad = tmp_path / "bad.csv"
         bad.write_text("path,kind\n华南,nowhere\n", encoding="utf-8")
         call_command(
@@ -521,7 +525,7 @@ def test_wizard_shows_errors_and_refuses_non_admins(org):
             "org_csv": "path,kind\n华东,planet\n",
         },
     )
-    assert r.status_code == 400 and "line 2" in r.content.decode()
+    assert r.status_code == 400 and "第 2 行" in r.content.decode()
     r = c.post(
         "/onboarding/",
         {

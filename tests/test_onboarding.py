@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 from django.contrib.auth import authenticate, get_user_model
-from django.utils import translation
 from django.core.management import CommandError, call_command
 from django.test import Client
+from django.utils import translation
 
 from leadsea.audit.models import ChangeLog
 from leadsea.core.errors import FieldInvalid

@@ -100,6 +100,12 @@ class Lead(TenantModel):
             models.Index(
                 fields=["expires_at"], name="lead_expiring_idx", condition=models.Q(owner__isnull=False)
             ),
+            # Deleting a lead checks the leads merged into it: without this, one scan of the table each.
+            models.Index(
+                fields=["merged_into"],
+                name="lead_merged_into_idx",
+                condition=models.Q(merged_into__isnull=False),
+            ),
         ]
 
     def __str__(self) -> str:

@@ -343,3 +343,23 @@ def test_definitions_of_one_tenant_never_change_anothers_validation_or_data(org,
         assert [_outcome(b, p) for p in payloads] == before
         assert _b_state(b) == stored
         transaction.set_rollback(True)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_bench_search_measures_and_cleans_up():
+    """`leadsea bench search` at a small size: figures for the page, count and sort, and no row of its
+    tenant left afterwards (the side index and the leads deleted set-based)."""
+    from leadsea.bench import search
+    from leadsea.core.tenancy_guard import unscoped
+    from leadsea.leads.models import Lead
+    from leadsea.tenancy.models import Tenant
+
+    logs: list[str] = []
+    options = {"records": 400, "queries": 3, "warmup": 1, "seed": 7, "keep": False, "tenant": ""}
+    result = search.run(options, logs.append)
+    assert result["records"] == 400 and result["custom_values"] == 1600
+    assert result["page_p95_ms"] > 0 and result["avg_matches"] > 0
+    assert any("deleted the custom values" in line for line in logs)
+    with unscoped():
+        assert not Tenant.objects.filter(slug__startswith="bench-search").exists()
+        assert not CustomValue.objects.exists() and not Lead.objects.exists()

@@ -113,7 +113,8 @@ def leads_search(
             qs = qs.filter(live_q(now), owner_id=int(owner))
         else:
             raise FieldInvalid(_("owner must be a user id, 'me' or 'none'."), field="owner")
-    # cf_ filters and cf_ sorting: index lookups in the side index of custom values (metadata.selectors).
+    # cf_ filters and cf_ sorting (metadata.selectors): selective filters by ids from the side index of
+    # custom values, broad ones checked on each row's JSON as the list walks newest-first.
     qs = custom_filters_apply(
         qs, tenant=tenant, object_type="lead", json_field="custom_data", filters=custom_filters
     )

@@ -23,7 +23,9 @@ def _rows(n: int, start: int = 0) -> str:
     lines = []
     for i in range(start, start + n):
         lat, lng = 39.8 + i * 0.003, 116.3 + i * 0.003
-        lines.append(f"s{i},测试餐厅{i}号(分店{i}),北京市朝阳区测试路{i}号,1380013{i:04d},{lat:.5f},{lng:.5f},中餐\n")
+        lines.append(
+            f"s{i},测试餐厅{i}号(分店{i}),北京市朝阳区测试路{i}号,1380013{i:04d},{lat:.5f},{lng:.5f},中餐\n"
+        )
     return "".join(lines)
 
 

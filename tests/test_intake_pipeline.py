@@ -248,3 +248,27 @@ def test_leads_loaded_outside_intake_are_found_after_a_key_rebuild(org: Any) -> 
     assert "indexed 1 leads" in out.getvalue()
     [res] = intake_submit(tenant=org.tenant, source=src, records=[HAIDILAO])
     assert res.status == "merged" and res.lead_id == lead.pk
+
+
+def test_cached_preparation_and_search_forms_equal_the_uncached_ones() -> None:
+    from dataclasses import asdict
+
+    from leadsea.intake import matching, pipeline
+    from leadsea.leads.normalize import phone_search_forms
+
+    raws = [
+        matching.RawRecord(id="a", name="海底捞火锅(国贸店)", address="北京市朝阳区建国路87号", city="北京"),
+        matching.RawRecord(
+            id="b", name="海底捞国贸店", address="建国路87号", city="北京市", phone="010-65881234"
+        ),
+        matching.RawRecord(id="c", name="Joe's Pizza - Downtown", address="7 Carmine St", city="NYC"),
+    ]
+    plain = [asdict(r) for r in matching.prepare(raws)]
+    assert [asdict(r) for r in matching.prepare(raws, cache=True)] == plain
+    # a second time from the cache: fresh Rec objects, the input-wide steps applied again
+    again = matching.prepare(raws, cache=True)
+    assert [asdict(r) for r in again] == plain
+    assert again[1].branch == "国贸"  # the inline branch split, which needs the other record, still happens
+    for phone in ("138 0013 8000", "010-6588 1234", "+1 650 253 0000", "+39 06 1234 5678"):
+        e164 = pipeline.normalize({"name": "x", "phone": phone})["phones"][0]
+        assert pipeline.search_text("x", "", "", [e164]) == f"x   {phone_search_forms(e164)}"

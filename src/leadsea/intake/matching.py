@@ -758,37 +758,88 @@ def _core_features(core: str) -> tuple[str, str, str, str, tuple[str, ...]]:
     return core_key, bare_key, py_key, bare_py, words
 
 
-def prepare(raws: Sequence[RawRecord]) -> list[Rec]:
-    """Normalize every record and compute the input-wide statistics (word idf, name and phone frequency)."""
+_Features = tuple[
+    bool, str, str, str, str, str, str, str, bool, bool, tuple[str, ...], str, tuple[str, ...], Address, str
+]
+
+
+def _features(name: str, address: str, city_raw: str, phone: str, category: str, usable: bool) -> _Features:
+    """The per-record part of prepare (everything before the input-wide steps): a pure function of the
+    record's fields, so its result may be reused for the same fields (the Address is never mutated)."""
+    parts = split_branch(name)
+    city = canonical_city(city_raw)
+    region = "CN" if _CJK_CHAR.search(name + address + city_raw) else "US"
+    core_key, bare_key, py_key, bare_py, words = _core_features(parts.core)
+    folded_city = fold(city_raw)
+    city_forms = (folded_city, _CN_CITY_SUFFIX.sub("", folded_city)) if folded_city else ()
+    return (
+        usable and bool(core_key),
+        fold(name),
+        parts.core,
+        core_key,
+        bare_key,
+        py_key,
+        bare_py,
+        _branch_key(parts.branch, city),
+        bool(parts.branch),
+        bool(py_key),
+        words,
+        city,
+        phone_keys(phone, region),
+        parse_address(address, city_forms),
+        canonical_category(category),
+    )
+
+
+# prepare(cache=True): the intake pipeline prepares the same leads (candidates of many records) and each
+# batch's records twice; the per-record features are kept for the most recent records.
+_cached_features = functools.lru_cache(maxsize=50_000)(_features)
+
+
+def prepare(raws: Sequence[RawRecord], *, cache: bool = False) -> list[Rec]:
+    """Normalize every record and compute the input-wide statistics (word idf, name and phone frequency).
+    `cache`: reuse the per-record features of records seen recently (same fields, same result)."""
     recs: list[Rec] = []
+    features = _cached_features if cache else _features
     for idx, raw in enumerate(raws):
-        parts = split_branch(raw.name)
-        city = canonical_city(raw.city)
-        region = "CN" if _CJK_CHAR.search(raw.name + raw.address + raw.city) else "US"
-        core_key, bare_key, py_key, bare_py, words = _core_features(parts.core)
-        folded_city = fold(raw.city)
-        city_forms = (folded_city, _CN_CITY_SUFFIX.sub("", folded_city)) if folded_city else ()
+        (
+            usable,
+            name,
+            core,
+            core_key,
+            bare_key,
+            py_key,
+            bare_py,
+            branch,
+            explicit_branch,
+            cjk,
+            words,
+            city,
+            phones,
+            addr,
+            category,
+        ) = features(raw.name, raw.address, raw.city, raw.phone, raw.category, raw.usable)
         recs.append(
             Rec(
                 idx=idx,
                 id=raw.id,
-                usable=raw.usable and bool(core_key),
-                name=fold(raw.name),
-                core=parts.core,
+                usable=usable,
+                name=name,
+                core=core,
                 core_key=core_key,
                 bare_key=bare_key,
                 py_key=py_key,
                 bare_py=bare_py,
-                branch=_branch_key(parts.branch, city),
-                explicit_branch=bool(parts.branch),
-                cjk=bool(py_key),
+                branch=branch,
+                explicit_branch=explicit_branch,
+                cjk=cjk,
                 words=words,
                 city=city,
-                phones=phone_keys(raw.phone, region),
+                phones=phones,
                 lat=raw.lat,
                 lng=raw.lng,
-                addr=parse_address(raw.address, city_forms),
-                category=canonical_category(raw.category),
+                addr=addr,
+                category=category,
             )
         )
     _split_inline_branches(recs)

@@ -206,7 +206,8 @@ class FieldProvenance(TenantModel):
     """Who said a lead's field has a value, and when. The lead holds the survivor of these rows per field:
     a BD-verified value first, then the most trusted source, then the most recent."""
 
-    lead = models.ForeignKey("leads.Lead", on_delete=models.CASCADE, related_name="+")  # indexed alone, as above
+    # indexed alone, as above
+    lead = models.ForeignKey("leads.Lead", on_delete=models.CASCADE, related_name="+")
     field = models.CharField(max_length=60)
     value = models.JSONField(null=True)
     source = models.ForeignKey(

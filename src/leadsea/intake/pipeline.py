@@ -11,13 +11,14 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import phonenumbers
 from django.utils.translation import gettext as _
 
 from leadsea.core import geo
-from leadsea.core.errors import DomainError, FieldInvalid
+from leadsea.core.errors import DomainError
 from leadsea.intake import matching
 from leadsea.intake.errors import RecordInvalid
-from leadsea.leads.normalize import clean_text, fold_text, normalize_phone, phone_search_forms
+from leadsea.leads.normalize import clean_text, fold_text, phone_search_forms
 
 # Fields an incoming record may carry; anything else is kept in `raw` only.
 TEXT_LIMITS = {
@@ -100,6 +101,49 @@ def _text(data: dict[str, Any], field: str) -> str:
     return value
 
 
+# E.164 -> its search form (phone_search_forms), filled as phones are normalized so that search_text of a new
+# lead does not parse each phone again. Bounded: cleared when full.
+_SEARCH_FORMS: dict[str, str] = {}
+_SEARCH_FORMS_MAX = 100_000
+_NON_DIGIT = re.compile(r"\D")
+
+
+def _normalize_phone(raw: str, field: str) -> str:
+    """leads.normalize.normalize_phone (same parse, validation and errors), remembering the search form."""
+    text = clean_text(raw)
+    try:
+        parsed = phonenumbers.parse(text, "CN")
+    except phonenumbers.NumberParseException:
+        raise RecordInvalid(
+            _("%(phone)s is not a phone number.") % {"phone": repr(raw)}, code="invalid_phone", field=field
+        ) from None
+    if not phonenumbers.is_valid_number(parsed):
+        raise RecordInvalid(
+            _("%(phone)s is not a valid phone number.") % {"phone": repr(raw)},
+            code="invalid_phone",
+            field=field,
+        )
+    e164 = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+    if e164 not in _SEARCH_FORMS:
+        # the number as phonenumbers.parse(e164) reads it back: country code, national number, leading zeros
+        bare = phonenumbers.PhoneNumber(
+            country_code=parsed.country_code,
+            national_number=parsed.national_number,
+            italian_leading_zero=parsed.italian_leading_zero,
+            number_of_leading_zeros=parsed.number_of_leading_zeros,
+        )
+        national = phonenumbers.format_number(bare, phonenumbers.PhoneNumberFormat.NATIONAL)
+        if len(_SEARCH_FORMS) >= _SEARCH_FORMS_MAX:
+            _SEARCH_FORMS.clear()
+        _SEARCH_FORMS[e164] = f"{_NON_DIGIT.sub('', national)} {_NON_DIGIT.sub('', e164)}"
+    return e164
+
+
+def _phone_search_form(e164: str) -> str:
+    form = _SEARCH_FORMS.get(e164)
+    return form if form is not None else phone_search_forms(e164)
+
+
 def _phones(data: dict[str, Any]) -> list[str]:
     raw: list[Any] = []
     for field in ("phone", "phones"):
@@ -120,10 +164,7 @@ def _phones(data: dict[str, Any]) -> list[str]:
             raise RecordInvalid(_("phone must be a string."), field=field)
         if not part.strip():
             continue
-        try:
-            e164 = normalize_phone(part, field=field)
-        except FieldInvalid as exc:
-            raise RecordInvalid(exc.message, code=exc.code, field=field) from None
+        e164 = _normalize_phone(part, field)
         if e164 not in result:
             result.append(e164)
     return result
@@ -240,7 +281,7 @@ def search_text(name: str, branch_name: str, address: str, phones: Iterable[str]
     """The same `search_text` as leads.services builds."""
     return " ".join(
         [fold_text(name), fold_text(branch_name), fold_text(address)]
-        + [phone_search_forms(p) for p in phones]
+        + [_phone_search_form(p) for p in phones]
     )
 
 

@@ -63,29 +63,63 @@ def _fast_insert(objs: Sequence[models.Model]) -> None:
     if not objs:
         return
     model = type(objs[0])
+    names = [f.attname for f in model._meta.concrete_fields if not f.primary_key]
+    _insert_rows(model, names, [[getattr(o, a) for a in names] for o in objs])
+
+
+def _insert_rows(model: type[models.Model], names: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    """INSERT plain value rows (one per row, in the order of `names`, field attnames such as `lead_id`)
+    with one executemany: no model instances on the hot path. Every column not named must have a database
+    default or be nullable; JSON values are dumped, datetimes adapted as Django would."""
+    if not rows:
+        return
     pg = connection.vendor == "postgresql"
-    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
-    marks, getters = [], []
-    for f in fields:
+    by_name = {f.attname: f for f in model._meta.concrete_fields}
+    fields = [by_name[n] for n in names]
+    marks: list[str] = []
+    json_at: list[int] = []
+    time_at: list[int] = []
+    for i, f in enumerate(fields):
         if isinstance(f, models.JSONField):
             marks.append("%s::jsonb" if pg else "%s")
-            getters.append(
-                lambda o, a=f.attname: (
-                    None if getattr(o, a) is None else json.dumps(getattr(o, a), ensure_ascii=False)
-                )
-            )
-        elif isinstance(f, models.DateTimeField):
-            marks.append("%s")
-            getters.append(lambda o, a=f.attname: connection.ops.adapt_datetimefield_value(getattr(o, a)))
+            json_at.append(i)
         else:
             marks.append("%s")
-            getters.append(lambda o, a=f.attname: getattr(o, a))
+            if isinstance(f, models.DateTimeField):
+                time_at.append(i)
     sql = (
         f"INSERT INTO {model._meta.db_table} ({', '.join(f.column for f in fields)}) "
         f"VALUES ({', '.join(marks)})"
     )
+    if json_at or time_at:
+        adapt = connection.ops.adapt_datetimefield_value
+        dumps = json.dumps
+        prepared = []
+        for row in rows:
+            values = list(row)
+            for i in json_at:
+                if values[i] is not None:
+                    values[i] = dumps(values[i], ensure_ascii=False)
+            for i in time_at:
+                values[i] = adapt(values[i])
+            prepared.append(values)
+        rows = prepared
     with connection.cursor() as cursor:
-        cursor.executemany(sql, [[g(o) for g in getters] for o in objs])
+        cursor.executemany(sql, rows)
+
+
+_PROV_COLUMNS = (
+    "tenant_id",
+    "lead_id",
+    "field",
+    "value",
+    "source_id",
+    "record_id",
+    "trust",
+    "at",
+    "verified_by_bd",
+    "actor_id",
+)
 
 
 def _fast_update(tenant: Tenant, objs: Sequence[models.Model], names: Sequence[str]) -> None:
@@ -405,11 +439,14 @@ def _provenance_of(tenant: Tenant, leads: Sequence[Lead], now: datetime) -> dict
     """The provenance rows of these leads, creating the baseline rows of leads that have none."""
     by_lead: dict[int, list[_Prov]] = defaultdict(list)
     ids = [lead.pk for lead in leads]
-    for row in FieldProvenance.objects.filter(tenant=tenant, lead_id__in=ids).order_by("id"):
-        by_lead[row.lead_id].append(
-            _Prov(row.field, row.value, row.trust, row.at, row.verified_by_bd, row.pk)
-        )
-    baseline: list[FieldProvenance] = []
+    for chunk in _chunks(ids):
+        for pk, lead_id, name, value, trust, at, verified in (
+            FieldProvenance.objects.filter(tenant=tenant, lead_id__in=chunk)
+            .order_by("id")
+            .values_list("id", "lead_id", "field", "value", "trust", "at", "verified_by_bd")
+        ):
+            by_lead[lead_id].append(_Prov(name, value, trust, at, verified, pk))
+    baseline: list[tuple[Any, ...]] = []
     for lead in leads:
         if by_lead.get(lead.pk):
             continue
@@ -418,13 +455,10 @@ def _provenance_of(tenant: Tenant, leads: Sequence[Lead], now: datetime) -> dict
             value = lead_field_value(lead, name)
             if value in (None, "", []):
                 continue
-            baseline.append(
-                FieldProvenance(
-                    tenant=tenant, lead=lead, field=name, value=value, trust=trust, at=lead.updated_at or now
-                )
-            )
-            by_lead[lead.pk].append(_Prov(name, value, trust, lead.updated_at or now, False, 0))
-    _fast_insert(baseline)
+            at = lead.updated_at or now
+            baseline.append((tenant.pk, lead.pk, name, value, None, None, trust, at, False, None))
+            by_lead[lead.pk].append(_Prov(name, value, trust, at, False, 0))
+    _insert_rows(FieldProvenance, _PROV_COLUMNS, baseline)
     return by_lead
 
 
@@ -440,17 +474,19 @@ def _lead_keys_write(
     todo = [i for i, r in enumerate(given) if r is None]
     if todo:
         fresh = matching.prepare(
-            [pipeline.raw_record(str(leads[i].pk), _lead_values(leads[i])) for i in todo]
+            [pipeline.raw_record(str(leads[i].pk), _lead_values(leads[i])) for i in todo], cache=True
         )
         for i, rec in zip(todo, fresh, strict=True):
             given[i] = rec
-    _fast_insert(
+    _insert_rows(
+        LeadKey,
+        ("tenant_id", "lead_id", "key"),
         [
-            LeadKey(tenant=tenant, lead_id=lead.pk, key=key)
+            (tenant.pk, lead.pk, key)
             for lead, rec in zip(leads, given, strict=True)
             if lead.merged_into_id is None and rec is not None
             for key in pipeline.lead_keys(rec)
-        ]
+        ],
     )
 
 
@@ -475,21 +511,15 @@ def lead_provenance_record(
     names = [n for n in pipeline.LEAD_FIELDS if fields is None or n in fields]
     if not names:
         return
-    _fast_insert(
+    actor_id = actor.user_id if actor is not None else None
+    _insert_rows(
+        FieldProvenance,
+        _PROV_COLUMNS,
         [
-            FieldProvenance(
-                tenant=tenant,
-                lead_id=lead.pk,
-                field=name,
-                value=value,
-                trust=_channel_trust("bd"),
-                at=now,
-                verified_by_bd=verified,
-                actor=actor.user if actor is not None else None,
-            )
+            (tenant.pk, lead.pk, name, value, None, None, _channel_trust("bd"), now, verified, actor_id)
             for name in names
             if (value := lead_field_value(lead, name)) not in (None, "", [])
-        ]
+        ],
     )
     lead_keys_refresh(tenant=tenant, leads=[lead])
 
@@ -740,15 +770,21 @@ def _match_and_decide(
     thresholds = intake_settings_get(tenant=tenant)
     floor = _logit(thresholds.review_at)
     raws = [pipeline.raw_record(f"r{i}", it.normalized or {}) for i, it in enumerate(items)]
-    rec_keys = [pipeline.query_keys(rec) for rec in matching.prepare(raws)]
+    rec_keys = [pipeline.query_keys(rec) for rec in matching.prepare(raws, cache=True)]
     # One indexed lookup for the candidates of the whole batch.
     all_keys = sorted({k for keys in rec_keys for k in keys})
     by_key: dict[int, list[int]] = defaultdict(list)
-    for chunk in _chunks(all_keys):
-        for key, lead_id in LeadKey.objects.filter(tenant=tenant, key__in=chunk).values_list(
-            "key", "lead_id"
-        ):
-            by_key[key].append(lead_id)
+    # Plain SQL: the ORM's per-value preparation of tens of thousands of IN values cost more than the query.
+    table = LeadKey._meta.db_table
+    with connection.cursor() as cursor:
+        for chunk in _chunks(all_keys):
+            marks = ", ".join(["%s"] * len(chunk))
+            cursor.execute(
+                f"SELECT key, lead_id FROM {table} WHERE tenant_id = %s AND key IN ({marks})",
+                [tenant.pk, *chunk],
+            )
+            for key, lead_id in cursor.fetchall():
+                by_key[key].append(lead_id)
     cands: list[list[int]] = []
     for keys in rec_keys:
         hits: dict[int, int] = defaultdict(int)
@@ -766,7 +802,7 @@ def _match_and_decide(
         ):
             leads[row["id"]] = dict(row)
     order = list(leads)
-    prepared = matching.prepare(raws + [pipeline.raw_record(f"l{i}", leads[i]) for i in order])
+    prepared = matching.prepare(raws + [pipeline.raw_record(f"l{i}", leads[i]) for i in order], cache=True)
     recs, lead_recs = prepared[: len(items)], dict(zip(order, prepared[len(items) :], strict=True))
 
     pool = Pool.objects.filter(tenant=tenant, is_default=True).first()
@@ -993,25 +1029,32 @@ def _write_new_leads(
         recs=[None if nl.changed else nl.rec for nl in new_leads],
     )
     user = actor.user if actor is not None else None
-    _fast_insert(
+    user_id = user.pk if user is not None else None
+    _insert_rows(
+        FieldProvenance,
+        _PROV_COLUMNS,
         [
-            FieldProvenance(
-                tenant=tenant,
-                lead_id=nl.lead.pk,
-                field=p.field,
-                value=p.value,
-                source=source,
-                record_id=record.pk,
-                trust=p.trust,
-                at=p.at,
-                verified_by_bd=p.verified,
-                actor=user,
+            (
+                tenant.pk,
+                nl.lead.pk,
+                p.field,
+                p.value,
+                source.pk,
+                record.pk,
+                p.trust,
+                p.at,
+                p.verified,
+                user_id,
             )
             for nl in new_leads
             for p, record in nl.provs
-        ]
+        ],
     )
-    _fast_insert([LeadTag(tenant=tenant, lead_id=nl.lead.pk, tag=t) for nl in new_leads for t in nl.tags])
+    _insert_rows(
+        LeadTag,
+        ("tenant_id", "lead_id", "tag"),
+        [(tenant.pk, nl.lead.pk, t) for nl in new_leads for t in nl.tags],
+    )
     request_id = current_request_id() or ""
     _fast_insert(
         [
@@ -1062,11 +1105,12 @@ def _merge_records_into_leads(
     ids = sorted(merges)
     locked = list(Lead.objects.select_for_update().filter(tenant=tenant, pk__in=ids).order_by("pk"))
     provs = _provenance_of(tenant, locked, now)
-    new_rows: list[FieldProvenance] = []
+    new_rows: list[tuple[Any, ...]] = []
+    actor_id = actor.user_id if actor is not None else None
     changed_leads: list[Lead] = []
     audit: list[ChangeLog] = []
     request_id = current_request_id() or ""
-    tag_rows: list[LeadTag] = []
+    tag_rows: list[tuple[int, int, str]] = []
     existing_tags: dict[int, set[str]] = defaultdict(set)
     for lead_id, tag in LeadTag.objects.filter(tenant=tenant, lead_id__in=ids).values_list("lead_id", "tag"):
         existing_tags[lead_id].add(tag)
@@ -1080,24 +1124,24 @@ def _merge_records_into_leads(
             for p in _record_provs(it, source, actor, now, order):
                 rows.append(p)
                 new_rows.append(
-                    FieldProvenance(
-                        tenant=tenant,
-                        lead=lead,
-                        field=p.field,
-                        value=p.value,
-                        source=source,
-                        record=it.record,
-                        trust=p.trust,
-                        at=now,
-                        verified_by_bd=p.verified,
-                        actor=actor.user if actor is not None else None,
+                    (
+                        tenant.pk,
+                        lead.pk,
+                        p.field,
+                        p.value,
+                        source.pk,
+                        it.record.pk,
+                        p.trust,
+                        now,
+                        p.verified,
+                        actor_id,
                     )
                 )
             it.record.status, it.record.lead_id = S.MERGED, lead.pk
             for tag in (it.normalized or {}).get("tags") or []:
                 if tag not in existing_tags[lead.pk] and len(existing_tags[lead.pk]) < pipeline.MAX_TAGS:
                     existing_tags[lead.pk].add(tag)
-                    tag_rows.append(LeadTag(tenant=tenant, lead=lead, tag=tag))
+                    tag_rows.append((tenant.pk, lead.pk, tag))
         if _survive(lead, rows):
             lead.updated_at = now
             changed_leads.append(lead)
@@ -1117,8 +1161,8 @@ def _merge_records_into_leads(
             )
     _fast_update(tenant, changed_leads, _SURVIVING_COLUMNS)
     _fast_insert(audit)
-    _fast_insert(new_rows)
-    _fast_insert(tag_rows)
+    _insert_rows(FieldProvenance, _PROV_COLUMNS, new_rows)
+    _insert_rows(LeadTag, ("tenant_id", "lead_id", "tag"), tag_rows)
     lead_keys_refresh(tenant=tenant, leads=changed_leads)
 
 

@@ -2,7 +2,7 @@
 
 from django.urls import URLPattern, path
 
-from leadsea.tagging import views
+import leadsea.tagging.views as views
 
 app_name = "tagging"
 urlpatterns: list[URLPattern] = [

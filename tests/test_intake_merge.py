@@ -191,3 +191,23 @@ def test_review_decisions(org: Any) -> None:
         review_decide(tenant=org.tenant, item=item2, decision="create", actor=org.manager)
     assert exc.value.code == "review_already_decided"
     assert ChangeLog.objects.filter(tenant=org.tenant, action="intake.review").count() == 2
+
+
+def test_intake_creates_and_merges_write_outbox_events(org: Any) -> None:
+    """A lead created by intake, and a merge, reach webhooks and the feed like any other change."""
+    from leadsea.events.models import OutboxEvent
+
+    source = source_get_or_create(tenant=org.tenant, key="crawl", channel="import")
+    [created] = intake_submit(tenant=org.tenant, source=source, records=[{**STORE, "external_id": "e1"}])
+    events = OutboxEvent.objects.filter(tenant=org.tenant, type="lead.created")
+    assert [e.payload["lead_id"] for e in events] == [created.lead_id]
+    assert events[0].payload["intake_source"] == "crawl"
+    other = _lead(org, org.admin, name="庆丰包子铺（副本）")
+    merge = lead_merge(
+        tenant=org.tenant,
+        survivor=Lead.objects.get(tenant=org.tenant, pk=created.lead_id),
+        merged=other,
+        actor=org.manager,
+    )
+    [merged] = OutboxEvent.objects.filter(tenant=org.tenant, type="lead.merged")
+    assert merged.payload == {"lead_id": created.lead_id, "merged_lead_id": other.pk, "merge_id": merge.pk}

@@ -24,6 +24,8 @@ from leadsea.audit.services import change_record, changed_fields
 from leadsea.core import clock, geo
 from leadsea.core.errors import DomainError, FieldInvalid, Forbidden, NotFound
 from leadsea.core.middleware import current_request_id
+from leadsea.events.catalog import LEAD_CREATED, LEAD_MERGED
+from leadsea.events.services import emit
 from leadsea.intake import matching, pipeline
 from leadsea.intake.errors import (
     MergeAlreadyUndone,
@@ -1072,6 +1074,19 @@ def _write_new_leads(
             for nl in new_leads
         ]
     )
+    for nl in new_leads:  # the same event a lead created on the web or the API writes, in this transaction
+        emit(
+            tenant=tenant,
+            type=LEAD_CREATED,
+            payload={
+                "lead_id": nl.lead.pk,
+                "pool_id": nl.lead.pool_id,
+                "lead": lead_snapshot(nl.lead, sorted(nl.tags)),
+                "intake_source": source.key,
+            },
+            actor=user_id,
+            now=now,
+        )
 
 
 _SURVIVING_COLUMNS = (
@@ -1504,6 +1519,13 @@ def lead_merge(
         obj=m,
         before=before_m,
         after={"merged_into": s.pk, "merge": merge.pk},
+        now=now,
+    )
+    emit(
+        tenant=tenant,
+        type=LEAD_MERGED,
+        payload={"lead_id": s.pk, "merged_lead_id": m.pk, "merge_id": merge.pk},
+        actor=actor.user_id,
         now=now,
     )
     return merge

@@ -218,15 +218,21 @@ def webhook_create(
     return endpoint
 
 
+def _endpoint_locked(tenant: Tenant, webhook_id: int) -> WebhookEndpoint:
+    """The tenant's endpoint, locked for the change; another tenant's id is not found."""
+    endpoint = WebhookEndpoint.objects.select_for_update().filter(tenant=tenant, pk=webhook_id).first()
+    if endpoint is None:
+        raise WebhookNotFound()
+    return endpoint
+
+
 @transaction.atomic
 def webhook_update(
     *, tenant: Tenant, actor: Membership, webhook_id: int, data: dict[str, Any], now: datetime | None = None
 ) -> WebhookEndpoint:
     require_admin(actor)
     now = now or clock.now()
-    endpoint = WebhookEndpoint.objects.select_for_update().filter(tenant=tenant, pk=webhook_id).first()
-    if endpoint is None:
-        raise WebhookNotFound()
+    endpoint = _endpoint_locked(tenant, webhook_id)
     unknown = set(data) - {"url", "event_types", "is_active", "description"}
     if unknown:
         field = sorted(unknown)[0]
@@ -261,9 +267,7 @@ def webhook_delete(
     """Delete an endpoint and its delivery log (the audit log keeps what it was)."""
     require_admin(actor)
     now = now or clock.now()
-    endpoint = WebhookEndpoint.objects.select_for_update().filter(tenant=tenant, pk=webhook_id).first()
-    if endpoint is None:
-        raise WebhookNotFound()
+    endpoint = _endpoint_locked(tenant, webhook_id)
     change_record(
         tenant=tenant,
         actor=actor.user,
@@ -285,9 +289,7 @@ def webhook_rotate_secret(
     """A new signing secret, effective for every delivery from now on (the old one stops verifying)."""
     require_admin(actor)
     now = now or clock.now()
-    endpoint = WebhookEndpoint.objects.select_for_update().filter(tenant=tenant, pk=webhook_id).first()
-    if endpoint is None:
-        raise WebhookNotFound()
+    endpoint = _endpoint_locked(tenant, webhook_id)
     endpoint.secret = new_secret()
     endpoint.updated_at = now
     endpoint.save()

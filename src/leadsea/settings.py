@@ -122,6 +122,9 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
 elif _db["ENGINE"] == "django.db.backends.postgresql":
     _db.setdefault("OPTIONS", {})
     _db["CONN_HEALTH_CHECKS"] = True
+# The hot-path raw queries (core/hotsql.py) run as prepared statements on PostgreSQL; turn off behind a
+# pooler that cannot keep them (PgBouncer in transaction mode before 1.21).
+PG_PREPARED_STATEMENTS = env_bool("LEADSEA_PG_PREPARED_STATEMENTS", True)
 DATABASES = {"default": _db}
 if os.environ.get("LEADSEA_TEST_DB_NAME"):
     DATABASES["default"]["TEST"] = {"NAME": os.environ["LEADSEA_TEST_DB_NAME"]}

@@ -12,7 +12,7 @@ from django.db import connection
 from django.db.models import Q, QuerySet
 from django.utils.translation import gettext as _
 
-from leadsea.core import clock
+from leadsea.core import clock, hotsql
 from leadsea.core.errors import NotFound
 from leadsea.leads.models import Lead
 from leadsea.pools.models import LedgerEntry, Pool, PoolMember
@@ -29,27 +29,27 @@ def live_q(now: datetime) -> Q:
     return Q(owner__isnull=False) & (Q(expires_at__isnull=True) | Q(expires_at__gt=now))
 
 
+def pool_ids_sql(*, tenant_id: int, membership: Membership) -> tuple[str, list[Any]]:
+    """A SELECT of the ids of the pools a member belongs to (see pool_ids_of), with its parameters: the one
+    statement of the rule, run alone by pool_ids_of and nested as a subquery by the nearby search."""
+    path = (membership.org_unit.path if membership.org_unit_id and membership.org_unit else None) or ""
+    supervisor = membership.role in (Membership.Role.MANAGER, Membership.Role.OPS)
+    # An org unit's path is a prefix of the paths below it: "at or above theirs" is "a prefix of my path".
+    sql = (
+        f"SELECT m.pool_id FROM {PoolMember._meta.db_table} m "
+        f"LEFT JOIN {OrgUnit._meta.db_table} u ON u.tenant_id = m.tenant_id AND u.id = m.org_unit_id "
+        "WHERE m.tenant_id = %s AND (m.user_id = %s OR (u.path <> '' AND %s <> '' AND "
+        "(substr(%s, 1, length(u.path)) = u.path OR (%s AND substr(u.path, 1, length(%s)) = %s))))"
+    )
+    return sql, [tenant_id, membership.user_id, path, path, supervisor, path, path]
+
+
 def pool_ids_of(*, tenant: Tenant, membership: Membership) -> list[int]:
     """Pools a member belongs to: listed directly, or through an org unit at or above theirs. A supervisor
     (manager, ops) also works the pools of the units below them."""
-    path = membership.org_unit.path if membership.org_unit_id and membership.org_unit else None
-    supervisor = membership.role in (Membership.Role.MANAGER, Membership.Role.OPS)
-    ids = set()
-    # Raw SQL: this runs on every nearby search and claim; building the ORM query cost more than running it.
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT m.pool_id, u.path, m.user_id FROM {PoolMember._meta.db_table} m "
-            f"LEFT JOIN {OrgUnit._meta.db_table} u ON u.tenant_id = m.tenant_id AND u.id = m.org_unit_id "
-            "WHERE m.tenant_id = %s",
-            [tenant.pk],
-        )
-        rows = cursor.fetchall()
-    for pool_id, unit_path, user_id in rows:
-        if user_id == membership.user_id or (
-            unit_path and path and (path.startswith(unit_path) or (supervisor and unit_path.startswith(path)))
-        ):
-            ids.add(pool_id)
-    return sorted(ids)
+    # Raw SQL: this runs on every claim; building the ORM query cost more than running it.
+    sql, params = pool_ids_sql(tenant_id=tenant.pk, membership=membership)
+    return sorted({pool_id for (pool_id,) in hotsql.fetchall(sql, params)})
 
 
 def pool_admin_ids_of(*, tenant: Tenant, membership: Membership) -> list[int]:
@@ -111,7 +111,6 @@ def claim_target(*, tenant: Tenant, membership: Membership, lead_id: int) -> tup
     if supervisor:
         params.append(path + "%")
     params += [tenant.pk, lead_id]
-    from django.db import connection
 
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
@@ -165,7 +164,6 @@ class ClaimChecks:
 def claim_checks(*, tenant: Tenant, pool: Pool, lead_id: int, user_id: int, now: datetime) -> ClaimChecks:
     """What a claim checks (held leads, claims today, the former owner's cooldown) in one round trip: the
     claim is the hottest write of the product."""
-    from django.db import connection
 
     local = now.astimezone(zoneinfo.ZoneInfo(tenant.time_zone))
     midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)

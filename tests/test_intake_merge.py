@@ -210,4 +210,88 @@ def test_intake_creates_and_merges_write_outbox_events(org: Any) -> None:
         actor=org.manager,
     )
     [merged] = OutboxEvent.objects.filter(tenant=org.tenant, type="lead.merged")
-    assert merged.payload == {"lead_id": created.lead_id, "merged_lead_id": other.pk, "merge_id": merge.pk}
+    # The survivor's changed fields, as lead.updated carries them: the workbench value outranks the crawl.
+    assert merged.payload == {
+        "lead_id": created.lead_id,
+        "merged_lead_id": other.pk,
+        "merge_id": merge.pk,
+        "before": {"name": "庆丰包子铺"},
+        "after": {"name": "庆丰包子铺(副本)"},
+    }
+
+
+# --- outbox events of intake merges and of their undo ------------------------------------------------------
+
+
+def _events(org: Any, type: str) -> list[Any]:
+    from leadsea.events.models import OutboxEvent
+
+    return list(OutboxEvent.objects.filter(tenant=org.tenant, type=type).order_by("id"))
+
+
+def test_a_record_that_changes_a_lead_writes_lead_updated_with_the_changed_fields(org: Any) -> None:
+    crawl = source_get_or_create(tenant=org.tenant, key="crawl", channel="import")
+    [made] = intake_submit(tenant=org.tenant, source=crawl, records=[{**STORE, "external_id": "c1"}])
+    assert _events(org, "lead.updated") == []
+    # A more trusted source gives a phone and another address: survivorship takes them.
+    partner = source_get_or_create(tenant=org.tenant, key="partner", channel="push")
+    better = {**STORE, "external_id": "p1", "phone": "010-6801 2345", "address": "北京市西城区月坛南街2号院"}
+    [joined] = intake_submit(tenant=org.tenant, source=partner, records=[better], actor=org.admin)
+    assert joined.status == "merged" and joined.lead_id == made.lead_id
+    [event] = _events(org, "lead.updated")
+    assert event.payload == {
+        "lead_id": made.lead_id,
+        "before": {"address": "北京市西城区月坛南街2号", "phones": []},
+        "after": {"address": "北京市西城区月坛南街2号院", "phones": ["+861068012345"]},
+        "intake_source": "partner",
+    }
+    assert event.actor_id == org.admin.user_id
+    # The less trusted crawl says the old address again: merged, but the lead keeps its values, no event.
+    [again] = intake_submit(tenant=org.tenant, source=crawl, records=[{**STORE, "external_id": "c2"}])
+    assert again.status == "merged" and len(_events(org, "lead.updated")) == 1
+
+
+def test_a_rolled_back_intake_merge_writes_no_event(org: Any) -> None:
+    from django.db import transaction
+
+    crawl = source_get_or_create(tenant=org.tenant, key="crawl", channel="import")
+    [made] = intake_submit(tenant=org.tenant, source=crawl, records=[{**STORE, "external_id": "c1"}])
+    partner = source_get_or_create(tenant=org.tenant, key="partner", channel="push")
+    with pytest.raises(RuntimeError), transaction.atomic():
+        [joined] = intake_submit(
+            tenant=org.tenant,
+            source=partner,
+            records=[{**STORE, "external_id": "p1", "phone": "010-68012345"}],
+        )
+        assert joined.status == "merged" and len(_events(org, "lead.updated")) == 1
+        raise RuntimeError("the caller fails after intake")
+    assert _events(org, "lead.updated") == []
+    assert Lead.objects.get(tenant=org.tenant, pk=made.lead_id).phones == []
+
+
+def test_undoing_a_merge_writes_lead_unmerged(org: Any) -> None:
+    from django.db import transaction
+
+    survivor = _lead(org, org.manager, phone="010-6801 2345")
+    merged = _lead(org, org.admin, name="庆丰包子", phone="13800138000")
+    merge = lead_merge(tenant=org.tenant, survivor=survivor, merged=merged, actor=org.manager)
+    [on_merge] = _events(org, "lead.merged")
+    assert on_merge.payload["before"] == {"name": "庆丰包子铺", "phones": ["+861068012345"]}
+    # A refused undo (a BD) and an undo rolled back by its caller leave nothing.
+    with pytest.raises(DomainError):
+        lead_unmerge(tenant=org.tenant, merge=merge, actor=org.bd1)
+    with pytest.raises(RuntimeError), transaction.atomic():
+        lead_unmerge(tenant=org.tenant, merge=merge, actor=org.manager)
+        raise RuntimeError("rolled back")
+    assert _events(org, "lead.unmerged") == []
+    lead_unmerge(tenant=org.tenant, merge=merge, actor=org.manager)
+    [event] = _events(org, "lead.unmerged")
+    assert event.payload == {
+        "lead_id": survivor.pk,
+        "restored_lead_id": merged.pk,
+        "merge_id": merge.pk,
+        "before": on_merge.payload["after"],
+        "after": on_merge.payload["before"],
+    }
+    assert event.actor_id == org.manager.user_id
+    assert event.pk > on_merge.pk

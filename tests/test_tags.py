@@ -90,6 +90,23 @@ def test_rules_maintain_their_tags_and_leave_hand_set_tags(org, rules):
     assert tags_apply(tenant=org.tenant, leads=[lead.pk]).added == 0  # idempotent
 
 
+def test_rules_are_evaluated_when_the_workbench_creates_or_edits_a_lead(org, rules):
+    """A lead made on the web or the API gets its rule tags at once, in the audit row and event too."""
+    from leadsea.events.models import OutboxEvent
+    from leadsea.leads.services import lead_update
+
+    lead = _lead(org, "海底捞火锅（国贸店）", tags=["老客户"])
+    assert tags_of(org, lead) == {"老客户", "头部品牌"}
+    created = ChangeLog.objects.get(tenant=org.tenant, action="lead.create", object_id=lead.pk)
+    assert sorted(created.after["tags"]) == ["头部品牌", "老客户"]
+    lead = lead_update(tenant=org.tenant, actor=org.admin, lead=lead, data={"category": "火锅"})
+    assert tags_of(org, lead) == {"老客户", "头部品牌", "火锅"}
+    updated = OutboxEvent.objects.filter(tenant=org.tenant, type="lead.updated").latest("id")
+    assert updated.payload["after"]["tags"] == ["头部品牌", "火锅", "老客户"]
+    lead = lead_update(tenant=org.tenant, actor=org.admin, lead=lead, data={"name": "小馆子"})
+    assert tags_of(org, lead) == {"老客户", "火锅"}  # the brand rule no longer matches
+
+
 def test_rules_are_evaluated_on_intake(org, rules):
     source = source_get_or_create(tenant=org.tenant, key="feed", channel="queue", name="Feed")
     [result] = submit(
@@ -121,6 +138,7 @@ def test_tags_apply_command_in_batches(org, other_org, rules, capsys):
     for i in range(7):
         _lead(org, f"海底捞{i}号店")
     _lead(other_org, "海底捞火锅")  # another tenant without rules
+    LeadTag.objects.filter(tenant=org.tenant).delete()  # leads from before the rules (created tags them)
     call_command("tags", "apply", "--tenant", "acme", "--batch-size", "3")
     line = json.loads(capsys.readouterr().out.strip())
     assert line == {"tenant": "acme", "leads": 7, "added": 7, "removed": 0}
@@ -165,3 +183,104 @@ def test_rules_page_for_admins(org, rules):
         _login(org.bd1).post("/tags/rules/", {"tag": "x", "kind": "category", "value": "y"}).status_code
         == 403
     )
+
+
+# --- every intake channel evaluates the rules on the leads it creates or changes ---------------------------
+
+HOTPOT = {
+    "external_id": "hp-1",
+    "name": "海底捞火锅（望京店）",
+    "category": "串串",
+    "lat": 39.99,
+    "lng": 116.47,
+}
+
+
+def test_rules_are_evaluated_after_leadsea_import(org, rules, tmp_path):
+    f = tmp_path / "stores.csv"
+    f.write_text(
+        "编号,店名,品类,纬度,经度\nx1,海底捞火锅（望京店）,串串,39.99,116.47\nx2,小馆子,川菜,39.9,116.3\n"
+    )
+    call_command("import", str(f), "--tenant", "acme", "--source", "crawl")
+    by_name = {lead.name: lead for lead in Lead.objects.filter(tenant=org.tenant)}
+    assert tags_of(org, by_name["海底捞火锅"]) == {"头部品牌", "火锅"}
+    assert tags_of(org, by_name["小馆子"]) == set()
+
+
+def test_rules_are_evaluated_by_the_web_import(org, rules):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from leadsea.intake.models import ImportJob
+
+    admin = _login(org.admin)
+    csv = "店名,品类\n喜茶（三里屯店）,饮品\n"
+    r = admin.post("/intake/import/", {"file": SimpleUploadedFile("a.csv", csv.encode()), "source": "web"})
+    assert r.status_code == 302
+    job = ImportJob.objects.get(tenant=org.tenant)
+    assert admin.post(f"/intake/import/{job.pk}/progress/").status_code == 200  # runs the batch
+    lead = Lead.objects.get(tenant=org.tenant, name="喜茶")
+    assert tags_of(org, lead) == {"头部品牌"}
+
+
+def test_rules_are_evaluated_on_the_push_api_including_records_merged_into_a_lead(org, rules, api_as):
+    api = api_as(org.admin)
+    r = api.post("/api/v1/intake/records", {"source": "partner", "records": [{**HOTPOT, "category": ""}]})
+    assert r.status_code == 200, r.content
+    [created] = r.json()["results"]
+    assert created["status"] == "created"
+    assert tags_of(org, created["lead_id"]) == {"头部品牌"}  # no category yet
+    # The same store from a more trusted source, now with a category: merged, and the rule sees it.
+    source_get_or_create(tenant=org.tenant, key="hq-feed", channel="push", trust=90)
+    r = api.post(
+        "/api/v1/intake/records", {"source": "hq-feed", "records": [{**HOTPOT, "external_id": "hq-1"}]}
+    )
+    [merged] = r.json()["results"]
+    assert merged["status"] == "merged" and merged["lead_id"] == created["lead_id"]
+    assert tags_of(org, created["lead_id"]) == {"头部品牌", "火锅"}
+
+
+def test_rules_are_evaluated_on_a_review_decision(org, rules):
+    from leadsea.intake.models import ReviewItem
+    from leadsea.intake.services import intake_settings_update, review_decide
+    from leadsea.intake.submit import intake_submit_tagged
+
+    source = source_get_or_create(tenant=org.tenant, key="crawl", channel="import")
+    intake_settings_update(tenant=org.tenant, actor=org.admin, auto_merge_at=1.0)  # every match: review
+    [first] = intake_submit_tagged(tenant=org.tenant, source=source, records=[{**HOTPOT, "category": ""}])
+    [second] = intake_submit_tagged(
+        tenant=org.tenant, source=source, records=[{**HOTPOT, "external_id": "hp-2"}]
+    )
+    assert first.status == "created" and second.status == "review"
+    assert tags_of(org, first.lead_id) == {"头部品牌"}
+    item = ReviewItem.objects.get(tenant=org.tenant, pk=second.review_item_id)
+    review_decide(tenant=org.tenant, item=item, decision="merge", actor=org.manager)
+    # The record joined the lead and gave it its category (same trust, more recent): the rule follows.
+    assert Lead.objects.get(tenant=org.tenant, pk=first.lead_id).category == "串串"
+    assert tags_of(org, first.lead_id) == {"头部品牌", "火锅"}
+
+
+def test_rules_run_in_the_intake_transaction(org, rules, monkeypatch):
+    """The leads and their tags commit together: a failure while tagging leaves no lead behind."""
+    from leadsea.intake import submit as submit_module
+    from leadsea.intake.submit import intake_submit_tagged
+
+    def broken(**kwargs):
+        raise RuntimeError("tagging failed")
+
+    monkeypatch.setattr(submit_module, "tags_apply", broken)
+    source = source_get_or_create(tenant=org.tenant, key="crawl", channel="import")
+    with pytest.raises(RuntimeError):
+        intake_submit_tagged(tenant=org.tenant, source=source, records=[HOTPOT])
+    assert not Lead.objects.filter(tenant=org.tenant).exists()
+
+
+def test_a_replayed_record_does_not_touch_tags(org, rules, api_as):
+    """A duplicate (same source, id and payload) wrote nothing, so the rules are not run on its lead: a tag
+    a person removed by hand stays removed until the lead changes."""
+    api = api_as(org.admin)
+    body = {"source": "partner", "records": [HOTPOT]}
+    [first] = api.post("/api/v1/intake/records", body).json()["results"]
+    LeadTag.objects.filter(tenant=org.tenant, lead_id=first["lead_id"], tag="火锅").delete()
+    [again] = api.post("/api/v1/intake/records", body).json()["results"]
+    assert again["duplicate"] is True
+    assert tags_of(org, first["lead_id"]) == {"头部品牌"}

@@ -16,6 +16,7 @@ LEAD_UNLOCKED = "lead.unlocked"
 LEAD_DROPPED = "lead.dropped"
 LEAD_SIGNED = "lead.signed"
 LEAD_MERGED = "lead.merged"
+LEAD_UNMERGED = "lead.unmerged"
 LEAD_STAGE_CHANGED = "lead.stage_changed"
 VISIT_RECORDED = "visit.recorded"
 WEBHOOK_PING = "webhook.ping"
@@ -33,6 +34,7 @@ EVENT_TYPES = {
     LEAD_DROPPED: _("A private lead fell back to the public sea (a clock ran out)."),
     LEAD_SIGNED: _("A lead was signed (its opportunity reached a won stage)."),
     LEAD_MERGED: _("Two leads were merged into one."),
+    LEAD_UNMERGED: _("A merge of two leads was undone: the merged lead is back."),
     LEAD_STAGE_CHANGED: _("A lead's opportunity moved to another stage."),
     VISIT_RECORDED: _("A visit (check-in) was recorded at a store."),
     WEBHOOK_PING: _("A test delivery asked for by an administrator."),

@@ -25,12 +25,12 @@ from leadsea.intake.selectors import (
 from leadsea.intake.services import (
     intake_settings_get,
     intake_settings_update,
-    intake_submit,
     lead_merge,
     lead_unmerge,
     review_decide,
     source_get_or_create,
 )
+from leadsea.intake.submit import intake_submit_tagged
 from leadsea.leads.selectors import lead_get
 from leadsea.tenancy.http import TenantRequest
 
@@ -247,7 +247,7 @@ def push_records(request: TenantRequest, body: RecordsIn) -> dict[str, Any]:
             channel=IntakeSource.Channel.PUSH,
             actor=request.membership,
         )
-    results = intake_submit(
+    results = intake_submit_tagged(
         tenant=request.tenant, source=source, records=body.records, actor=request.membership
     )
     counts: dict[str, int] = {}

@@ -22,7 +22,7 @@ from leadsea.core import clock
 from leadsea.core.errors import Forbidden
 from leadsea.intake.errors import ImportFileInvalid, ImportJobNotFound
 from leadsea.intake.models import ImportBatch, ImportJob, IntakeSource
-from leadsea.intake.services import intake_submit
+from leadsea.intake.submit import intake_submit_tagged
 from leadsea.tenancy.models import Membership, Tenant
 
 MAX_BATCH_SIZE = 5000
@@ -77,6 +77,11 @@ COLUMN_ALIASES: dict[str, str] = {
     "类目": "category",
     "tags": "tags",
     "标签": "tags",
+    # Kept in the record as received (not a lead field): the lead's history shows what each source reported.
+    "monthly_sales": "monthly_sales",
+    "sales": "monthly_sales",
+    "月销售额": "monthly_sales",
+    "销售额": "monthly_sales",
 }
 
 
@@ -311,7 +316,9 @@ def _run_batch(
         )
         for line, record in rows:
             _external_id(locked, line, record)
-        results = intake_submit(
+        # The batch's leads get the tag rules in the batch's transaction: a resumed import never finds a
+        # committed batch whose leads were not tagged.
+        results = intake_submit_tagged(
             tenant=tenant,
             source=locked.source,
             records=[r for _, r in rows],

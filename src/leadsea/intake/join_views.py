@@ -20,8 +20,8 @@ from leadsea.core.errors import DomainError
 from leadsea.intake.forms import JoinForm, StoreForm, form_token
 from leadsea.intake.models import IntakeSource
 from leadsea.intake.review import submission_status, submissions_of
-from leadsea.intake.services import intake_submit, source_get_or_create
-from leadsea.tagging.services import tags_apply
+from leadsea.intake.services import source_get_or_create
+from leadsea.intake.submit import intake_submit_tagged
 from leadsea.tenancy.models import Membership, Tenant
 from leadsea.tenancy.selectors import tenant_by_slug
 from leadsea.web.decorators import tenant_required
@@ -70,7 +70,7 @@ def _submit(tenant: Tenant, form: StoreForm, source_spec: tuple[str, str, str], 
         tenant=tenant, key=key, channel=channel, name=name, trust=IntakeSource.DEFAULT_TRUST[channel]
     )
     code = reference_code()
-    [result] = intake_submit(
+    [result] = intake_submit_tagged(
         tenant=tenant, source=source, records=[form.to_record(external_id=code)], actor=actor
     )
     if result.errors:
@@ -78,7 +78,6 @@ def _submit(tenant: Tenant, form: StoreForm, source_spec: tuple[str, str, str], 
         raise DomainError(
             str(first.get("message", "")), code=str(first.get("code") or "invalid"), field=first.get("field")
         )
-    tags_apply(tenant=tenant, leads=[result.lead_id] if result.lead_id else [])
     return code
 
 

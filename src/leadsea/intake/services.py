@@ -8,7 +8,6 @@ update), so its values are weighed, never silently overwritten."""
 
 from __future__ import annotations
 
-import json
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -21,11 +20,11 @@ from django.utils.translation import gettext as _
 
 from leadsea.audit.models import ChangeLog
 from leadsea.audit.services import change_record, changed_fields
-from leadsea.core import clock, geo
+from leadsea.core import bulksql, clock, geo
 from leadsea.core.errors import DomainError, FieldInvalid, Forbidden, NotFound
 from leadsea.core.middleware import current_request_id
-from leadsea.events.catalog import LEAD_CREATED, LEAD_MERGED
-from leadsea.events.services import emit
+from leadsea.events.catalog import LEAD_CREATED, LEAD_MERGED, LEAD_UNMERGED, LEAD_UPDATED
+from leadsea.events.services import emit, emit_many
 from leadsea.intake import matching, pipeline
 from leadsea.intake.errors import (
     MergeAlreadyUndone,
@@ -49,6 +48,7 @@ from leadsea.metadata.services import custom_data_validate
 from leadsea.pools import rules
 from leadsea.pools import sql as pool_sql
 from leadsea.pools.models import LedgerEntry, Pool
+from leadsea.tagging.services import tags_apply
 from leadsea.tenancy.models import Membership, Tenant
 
 S = IntakeRecord.Status
@@ -70,44 +70,8 @@ def _fast_insert(objs: Sequence[models.Model]) -> None:
 
 
 def _insert_rows(model: type[models.Model], names: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-    """INSERT plain value rows (one per row, in the order of `names`, field attnames such as `lead_id`)
-    with one executemany: no model instances on the hot path. Every column not named must have a database
-    default or be nullable; JSON values are dumped, datetimes adapted as Django would."""
-    if not rows:
-        return
-    pg = connection.vendor == "postgresql"
-    by_name = {f.attname: f for f in model._meta.concrete_fields}
-    fields = [by_name[n] for n in names]
-    marks: list[str] = []
-    json_at: list[int] = []
-    time_at: list[int] = []
-    for i, f in enumerate(fields):
-        if isinstance(f, models.JSONField):
-            marks.append("%s::jsonb" if pg else "%s")
-            json_at.append(i)
-        else:
-            marks.append("%s")
-            if isinstance(f, models.DateTimeField):
-                time_at.append(i)
-    sql = (
-        f"INSERT INTO {model._meta.db_table} ({', '.join(f.column for f in fields)}) "
-        f"VALUES ({', '.join(marks)})"
-    )
-    if json_at or time_at:
-        adapt = connection.ops.adapt_datetimefield_value
-        dumps = json.dumps
-        prepared = []
-        for row in rows:
-            values = list(row)
-            for i in json_at:
-                if values[i] is not None:
-                    values[i] = dumps(values[i], ensure_ascii=False)
-            for i in time_at:
-                values[i] = adapt(values[i])
-            prepared.append(values)
-        rows = prepared
-    with connection.cursor() as cursor:
-        cursor.executemany(sql, rows)
+    """INSERT plain value rows (see core.bulksql.insert_rows: COPY on PostgreSQL)."""
+    bulksql.insert_rows(model, names, rows)
 
 
 _PROV_COLUMNS = (
@@ -125,30 +89,14 @@ _PROV_COLUMNS = (
 
 
 def _fast_update(tenant: Tenant, objs: Sequence[models.Model], names: Sequence[str]) -> None:
-    """UPDATE the given fields of many rows with one executemany, each row scoped to the tenant."""
+    """UPDATE the given fields of many rows in one statement, each row scoped to the tenant."""
     if not objs:
         return
-    model = type(objs[0])
-    pg = connection.vendor == "postgresql"
-    fields = [f for f in model._meta.concrete_fields if f.name in names]
-    sets, getters = [], []
-    for f in fields:
-        if isinstance(f, models.JSONField):
-            sets.append(f"{f.column} = %s::jsonb" if pg else f"{f.column} = %s")
-            getters.append(
-                lambda o, a=f.attname: (
-                    None if getattr(o, a) is None else json.dumps(getattr(o, a), ensure_ascii=False)
-                )
-            )
-        elif isinstance(f, models.DateTimeField):
-            sets.append(f"{f.column} = %s")
-            getters.append(lambda o, a=f.attname: connection.ops.adapt_datetimefield_value(getattr(o, a)))
-        else:
-            sets.append(f"{f.column} = %s")
-            getters.append(lambda o, a=f.attname: getattr(o, a))
-    sql = f"UPDATE {model._meta.db_table} SET {', '.join(sets)} WHERE tenant_id = %s AND id = %s"
-    with connection.cursor() as cursor:
-        cursor.executemany(sql, [[g(o) for g in getters] + [tenant.pk, o.pk] for o in objs])
+    fields = [f for f in type(objs[0])._meta.concrete_fields if f.name in names]
+    attnames = [f.attname for f in fields]
+    bulksql.update_rows(
+        type(objs[0]), tenant.pk, attnames, [[o.pk, *(getattr(o, a) for a in attnames)] for o in objs]
+    )
 
 
 # ------------------------------------------------------------------------------------------ settings
@@ -1074,19 +1022,23 @@ def _write_new_leads(
             for nl in new_leads
         ]
     )
-    for nl in new_leads:  # the same event a lead created on the web or the API writes, in this transaction
-        emit(
-            tenant=tenant,
-            type=LEAD_CREATED,
-            payload={
-                "lead_id": nl.lead.pk,
-                "pool_id": nl.lead.pool_id,
-                "lead": lead_snapshot(nl.lead, sorted(nl.tags)),
-                "intake_source": source.key,
-            },
-            actor=user_id,
-            now=now,
-        )
+    emit_many(  # the same event a lead created on the web or the API writes, in this transaction
+        tenant=tenant,
+        events=[
+            (
+                LEAD_CREATED,
+                {
+                    "lead_id": nl.lead.pk,
+                    "pool_id": nl.lead.pool_id,
+                    "lead": lead_snapshot(nl.lead, sorted(nl.tags)),
+                    "intake_source": source.key,
+                },
+            )
+            for nl in new_leads
+        ],
+        actor=user_id,
+        now=now,
+    )
 
 
 _SURVIVING_COLUMNS = (
@@ -1114,7 +1066,8 @@ def _merge_records_into_leads(
     actor: Membership | None,
     now: datetime,
 ) -> None:
-    """Apply records to existing leads by survivorship, each lead locked, one audit row per changed lead."""
+    """Apply records to existing leads by survivorship, each lead locked; per changed lead one audit row and
+    one `lead.updated` event (the changed fields, as an edit on the web writes)."""
     from leadsea.leads.services import lead_snapshot
 
     ids = sorted(merges)
@@ -1124,6 +1077,7 @@ def _merge_records_into_leads(
     actor_id = actor.user_id if actor is not None else None
     changed_leads: list[Lead] = []
     audit: list[ChangeLog] = []
+    updated: list[tuple[int, dict[str, Any], dict[str, Any]]] = []  # lead id, changed fields before/after
     request_id = current_request_id() or ""
     tag_rows: list[tuple[int, int, str]] = []
     existing_tags: dict[int, set[str]] = defaultdict(set)
@@ -1161,6 +1115,7 @@ def _merge_records_into_leads(
             lead.updated_at = now
             changed_leads.append(lead)
             diff_before, diff_after = changed_fields(before, lead_snapshot(lead))
+            updated.append((lead.pk, diff_before, diff_after))
             audit.append(
                 ChangeLog(
                     tenant=tenant,
@@ -1176,6 +1131,18 @@ def _merge_records_into_leads(
             )
     _fast_update(tenant, changed_leads, _SURVIVING_COLUMNS)
     _fast_insert(audit)
+    emit_many(
+        tenant=tenant,
+        events=[
+            (
+                LEAD_UPDATED,
+                {"lead_id": lead_id, "before": diff_before, "after": diff_after, "intake_source": source.key},
+            )
+            for lead_id, diff_before, diff_after in updated
+        ],
+        actor=actor_id,
+        now=now,
+    )
     _insert_rows(FieldProvenance, _PROV_COLUMNS, new_rows)
     _insert_rows(LeadTag, ("tenant_id", "lead_id", "tag"), tag_rows)
     lead_keys_refresh(tenant=tenant, leads=changed_leads)
@@ -1295,6 +1262,7 @@ def review_decide(
         after={"status": row.status, "record": record.pk, "lead": record.lead_id},
         now=now,
     )
+    tags_apply(tenant=tenant, leads=[record.lead_id] if record.lead_id else [])  # as intake_submit_tagged
     return row
 
 
@@ -1375,6 +1343,59 @@ def _ledger(
         to_owner=to_owner,
         reason=reason,
         clocks=rules.clocks_of(lead),
+        now=now,
+    )
+
+
+def _merge_recorded(
+    *,
+    tenant: Tenant,
+    actor: Membership,
+    merge: LeadMerge,
+    undo: bool,
+    survivor: Lead,
+    survivor_before: dict[str, Any],
+    other: Lead,
+    other_before: dict[str, Any],
+    other_after: dict[str, Any],
+    now: datetime,
+) -> None:
+    """The record of a merge or of its undo, in its transaction: an audit row on the survivor with the fields
+    the change gave it (`lead.merge` / `lead.unmerge`), one on the other lead (`lead.merged` /
+    `lead.unmerged`), and the event (`lead.merged` / `lead.unmerged`: the survivor's changed fields)."""
+    from leadsea.leads.services import lead_snapshot
+
+    other_key = "restored_lead" if undo else "merged_lead"
+    diff_before, diff_after = changed_fields(survivor_before, lead_snapshot(survivor))
+    change_record(
+        tenant=tenant,
+        actor=actor.user,
+        action="lead.unmerge" if undo else "lead.merge",
+        obj=survivor,
+        before=diff_before,
+        after={**diff_after, other_key: other.pk, "merge": merge.pk},
+        now=now,
+    )
+    change_record(
+        tenant=tenant,
+        actor=actor.user,
+        action="lead.unmerged" if undo else "lead.merged",
+        obj=other,
+        before=other_before,
+        after={**other_after, "merge": merge.pk},
+        now=now,
+    )
+    emit(
+        tenant=tenant,
+        type=LEAD_UNMERGED if undo else LEAD_MERGED,
+        payload={
+            "lead_id": survivor.pk,
+            f"{other_key}_id": other.pk,
+            "merge_id": merge.pk,
+            "before": diff_before,
+            "after": diff_after,
+        },
+        actor=actor.user_id,
         now=now,
     )
 
@@ -1502,32 +1523,19 @@ def lead_merge(
         merged_by=actor.user,
         at=now,
     )
-    diff_before, diff_after = changed_fields(before_s, lead_snapshot(s))
-    change_record(
+    _merge_recorded(
         tenant=tenant,
-        actor=actor.user,
-        action="lead.merge",
-        obj=s,
-        before=diff_before,
-        after={**diff_after, "merged_lead": m.pk, "merge": merge.pk},
+        actor=actor,
+        merge=merge,
+        undo=False,
+        survivor=s,
+        survivor_before=before_s,
+        other=m,
+        other_before=before_m,
+        other_after={"merged_into": s.pk},
         now=now,
     )
-    change_record(
-        tenant=tenant,
-        actor=actor.user,
-        action="lead.merged",
-        obj=m,
-        before=before_m,
-        after={"merged_into": s.pk, "merge": merge.pk},
-        now=now,
-    )
-    emit(
-        tenant=tenant,
-        type=LEAD_MERGED,
-        payload={"lead_id": s.pk, "merged_lead_id": m.pk, "merge_id": merge.pk},
-        actor=actor.user_id,
-        now=now,
-    )
+    tags_apply(tenant=tenant, leads=[s.pk])  # its fields and tags changed: the rules have their say
     return merge
 
 
@@ -1624,23 +1632,17 @@ def lead_unmerge(
     lead_keys_refresh(tenant=tenant, leads=[s, m])
     row.undone_at, row.undone_by = now, actor.user
     row.save()
-    diff_before, diff_after = changed_fields(before_s, lead_snapshot(s))
-    change_record(
+    _merge_recorded(
         tenant=tenant,
-        actor=actor.user,
-        action="lead.unmerge",
-        obj=s,
-        before=diff_before,
-        after={**diff_after, "restored_lead": m.pk, "merge": row.pk},
+        actor=actor,
+        merge=row,
+        undo=True,
+        survivor=s,
+        survivor_before=before_s,
+        other=m,
+        other_before={"merged_into": s.pk},
+        other_after=lead_snapshot(m),
         now=now,
     )
-    change_record(
-        tenant=tenant,
-        actor=actor.user,
-        action="lead.unmerged",
-        obj=m,
-        before={"merged_into": s.pk},
-        after={**lead_snapshot(m), "merge": row.pk},
-        now=now,
-    )
+    tags_apply(tenant=tenant, leads=[s.pk, m.pk])
     return row

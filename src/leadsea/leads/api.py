@@ -1,4 +1,4 @@
-"""API: leads (create, read, update, list with search and filters)."""
+"""API: leads (create, read, update, list with search and filters, the aggregated history)."""
 
 from __future__ import annotations
 
@@ -6,15 +6,18 @@ from datetime import datetime
 from typing import Any
 
 from django.http import HttpResponse
+from django.utils.translation import get_language
 from ninja import Query, Router, Schema, Status
 from pydantic import Field
 
 from leadsea.core import clock
 from leadsea.core.errors import FieldInvalid
+from leadsea.leads.history import LeadHistory, lead_history
 from leadsea.leads.models import Lead
 from leadsea.leads.nearby import NearbyLead, leads_nearby
 from leadsea.leads.selectors import lead_get, leads_search
 from leadsea.leads.services import lead_create, lead_update
+from leadsea.onboarding.selectors import page_settings_of
 from leadsea.pools.rules import is_private
 from leadsea.tenancy.http import TenantRequest
 
@@ -299,3 +302,229 @@ def patch_lead(request: TenantRequest, lead_id: int, payload: LeadPatch) -> dict
 
 def _reload(request: TenantRequest, lead_id: int) -> Lead:
     return lead_get(tenant=request.tenant, membership=request.membership, lead_id=lead_id)
+
+
+# ------------------------------------------------------------------------------------------------ history
+
+
+class HistoryOpportunityOut(Schema):
+    id: int
+    name: str
+    stage: str = Field(description="Stage key")
+    stage_name: str
+    kind: str = Field(description="open, won or lost")
+    owner: int | None = Field(description="User id")
+    created_at: datetime
+    closed_at: datetime | None
+    lost_reason: str | None = Field(description="Lost reason key")
+    lost_note: str
+
+
+class HistorySourceValueOut(Schema):
+    field: str = Field(
+        description="name, branch_name, category, address, province, city, district, phones "
+        "or position ([lat, lng], WGS-84)"
+    )
+    value: Any
+    at: datetime
+    verified_by_bd: bool
+    current: bool = Field(description="The lead holds this value now")
+
+
+class HistorySourceOut(Schema):
+    key: str | None = Field(
+        description="Intake source key; null: entered in the workbench, or the lead's "
+        "values from before intake"
+    )
+    name: str
+    channel: str
+    trust: int | None
+    records: int = Field(description="Intake records of this source that made or joined the lead")
+    first_seen: datetime | None
+    last_seen: datetime | None
+    values: list[HistorySourceValueOut] = Field(description="The latest value this source gave per field")
+
+
+class HistorySalesOut(Schema):
+    record_id: int
+    source: str = Field(description="Intake source key")
+    at: datetime = Field(description="When the record was received")
+    amount: float = Field(description="Monthly sales")
+    currency: str = Field(description="As reported; empty: the tenant's currency")
+    key: str = Field(description="The record's key the figure came from (monthly_sales, sales or 月销售额)")
+
+
+class HistoryMergeOut(Schema):
+    id: int = Field(description="Merge id (GET /api/v1/intake/merges/{id})")
+    direction: str = Field(
+        description="into: another lead was merged into this one; away: this lead was "
+        "merged into another (the merge is undone)"
+    )
+    other_lead_id: int | None = Field(description="null when that lead is outside your scope")
+    other_name: str | None
+    at: datetime
+    merged_by: int | None
+    undone_at: datetime | None
+    undone_by: int | None
+
+
+class HistoryOwnerOut(Schema):
+    owner: int = Field(description="User id")
+    start: datetime
+    started_by: str = Field(description="Ledger action: claim, assign or transfer")
+    end: datetime | None = Field(description="null: the owner now")
+    ended_by: str = Field(description="release, drop, transfer; empty while it lasts")
+
+
+class HistoryVisitsOut(Schema):
+    count: int
+    verified: int
+    last_at: datetime | None
+    last_by: int | None
+
+
+class HistoryStoreOut(Schema):
+    id: int
+    name: str
+    branch_name: str
+    city: str
+    district: str
+    status: str
+    signed_at: datetime | None
+    distance_m: float | None
+
+
+class HistoryBrandOut(Schema):
+    total: int = Field(description="Other stores of the brand (same name) in your scope")
+    signed: int
+    stores: list[HistoryStoreOut] = Field(description="Nearest first, at most 20")
+
+
+class LeadHistoryOut(Schema):
+    lead_id: int
+    signed_at: datetime | None
+    won: int
+    lost: int
+    opportunities: list[HistoryOpportunityOut] = Field(description="Newest first, at most 50")
+    sources: list[HistorySourceOut] = Field(description="First reported first")
+    sales: list[HistorySalesOut] = Field(description="Newest first, at most 100")
+    merges: list[HistoryMergeOut] = Field(description="Newest first, at most 50")
+    ownership: list[HistoryOwnerOut] | None = Field(description="Oldest first; null: the pool module is off")
+    visits: HistoryVisitsOut | None = Field(description="null: the visits module is off")
+    brand: HistoryBrandOut
+
+
+def history_out(h: LeadHistory, language: str | None) -> dict[str, Any]:
+    return {
+        "lead_id": h.lead.pk,
+        "signed_at": h.signed_at,
+        "won": h.won,
+        "lost": h.lost,
+        "opportunities": [
+            {
+                "id": o.id,
+                "name": o.name,
+                "stage": o.stage.key,
+                "stage_name": o.stage.label(language),
+                "kind": o.kind,
+                "owner": o.owner.user_id if o.owner else None,
+                "created_at": o.created_at,
+                "closed_at": o.closed_at,
+                "lost_reason": o.lost_reason or None,
+                "lost_note": o.lost_note,
+            }
+            for o in h.opportunities
+        ],
+        "sources": [
+            {
+                "key": r.key or None,
+                "name": r.name,
+                "channel": r.channel,
+                "trust": r.trust,
+                "records": r.records,
+                "first_seen": r.first_seen,
+                "last_seen": r.last_seen,
+                "values": [v.__dict__ for v in r.values],
+            }
+            for r in h.sources
+        ],
+        "sales": [
+            {
+                "record_id": f.record_id,
+                "source": f.source_key,
+                "at": f.at,
+                "amount": f.amount,
+                "currency": f.currency,
+                "key": f.key,
+            }
+            for f in h.sales
+        ],
+        "merges": [
+            {
+                "id": g.id,
+                "direction": g.direction,
+                "other_lead_id": g.other_id,
+                "other_name": g.other_name or None,
+                "at": g.at,
+                "merged_by": g.by.user_id if g.by else None,
+                "undone_at": g.undone_at,
+                "undone_by": g.undone_by.user_id if g.undone_by else None,
+            }
+            for g in h.merges
+        ],
+        "ownership": None
+        if h.ownership is None
+        else [
+            {
+                "owner": p.owner.user_id,
+                "start": p.start,
+                "started_by": p.started_by,
+                "end": p.end,
+                "ended_by": p.ended_by,
+            }
+            for p in h.ownership
+        ],
+        "visits": None
+        if h.visits is None
+        else {
+            "count": h.visits.count,
+            "verified": h.visits.verified,
+            "last_at": h.visits.last_at,
+            "last_by": h.visits.last_by.user_id if h.visits.last_by else None,
+        },
+        "brand": {
+            "total": h.brand.total,
+            "signed": h.brand.signed,
+            "stores": [
+                {
+                    "id": r.lead.pk,
+                    "name": r.lead.name,
+                    "branch_name": r.lead.branch_name,
+                    "city": r.lead.city,
+                    "district": r.lead.district,
+                    "status": r.lead.status,
+                    "signed_at": r.lead.signed_at,
+                    "distance_m": r.distance_m,
+                }
+                for r in h.brand.stores
+            ],
+        },
+    }
+
+
+@router.get(
+    "/{int:lead_id}/history",
+    response=LeadHistoryOut,
+    summary="A lead's aggregated history",
+    description="Past opportunities (won, lost), the sales figures sources reported, which sources reported "
+    "the store and the values they gave, merges into the lead (and their undo), its owners over time, its "
+    "visits and the brand's other stores in your scope. Parts of a module the tenant turned off are null.",
+)
+def get_lead_history(request: TenantRequest, lead_id: int) -> dict[str, Any]:
+    history = lead_history(
+        tenant=request.tenant,
+        membership=request.membership,
+        lead_id=lead_id,
+        modules=page_settings_of(tenant=request.tenant).modules,
+    )
+    return history_out(history, get_language())

@@ -37,17 +37,36 @@ class RelatedStore:
 
 
 def related_stores(
-    *, tenant: Tenant, membership: Membership, lead: Lead, limit: int = 20, now: datetime | None = None
+    *,
+    tenant: Tenant,
+    membership: Membership,
+    lead: Lead,
+    limit: int = 20,
+    now: datetime | None = None,
+    visible: QuerySet[Lead] | None = None,
 ) -> list[RelatedStore]:
-    """Other stores of the same brand (same name, other branches) that the caller may see, nearest first."""
+    """Other stores of the same brand (same name, other branches) that the caller may see, nearest first.
+    `visible`: the caller's `leads_visible` when the caller has it already (one query less)."""
     if not lead.name:
         return []
+    if visible is None:
+        visible = leads_visible(tenant=tenant, membership=membership, now=now)
     qs = (
-        leads_visible(tenant=tenant, membership=membership, now=now)
-        .filter(name=lead.name)
+        visible.filter(name=lead.name)
         .exclude(pk=lead.pk)
         .only(
-            "id", "name", "branch_name", "city", "district", "address", "lat", "lng", "owner_id", "expires_at"
+            "id",
+            "name",
+            "branch_name",
+            "city",
+            "district",
+            "address",
+            "lat",
+            "lng",
+            "owner_id",
+            "expires_at",
+            "status",
+            "signed_at",
         )
         .order_by("id")[:200]
     )

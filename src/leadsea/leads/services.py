@@ -210,6 +210,15 @@ def _tags_of(lead: Lead) -> list[str]:
     return sorted(LeadTag.objects.filter(tenant_id=lead.tenant_id, lead=lead).values_list("tag", flat=True))
 
 
+def _rule_tags(tenant: Tenant, lead: Lead, tags: list[str]) -> list[str]:
+    """Evaluate the tenant's tag rules on the saved lead (as intake does for the leads it makes) and return
+    its tags after them."""
+    from leadsea.tagging.services import tags_apply
+
+    applied = tags_apply(tenant=tenant, leads=[lead.pk])
+    return _tags_of(lead) if applied.added or applied.removed else tags
+
+
 def can_edit(*, membership: Membership, lead: Lead) -> bool:
     """Whoever may see a lead may edit its details; ownership changes go through the pool services."""
     if lead.owner_id is None or membership.sees_whole_tenant or lead.owner_id == membership.user_id:
@@ -264,6 +273,7 @@ def lead_create(
     custom_values_sync(tenant=tenant, object_type="lead", record_id=lead.pk, data=lead.custom_data)
     intake_lead_recorded(tenant=tenant, lead=lead, actor=actor, now=now)  # provenance + matching keys
     _set_tags(lead, tags)
+    tags = _rule_tags(tenant, lead, tags)
     change_record(
         tenant=tenant,
         actor=actor.user,
@@ -308,6 +318,10 @@ def lead_update(
     if diff_after:
         locked.updated_at = now
         locked.save()
+        rule_tags = _rule_tags(tenant, locked, after["tags"])
+        if rule_tags != after["tags"]:
+            after["tags"] = rule_tags
+            diff_before, diff_after = changed_fields(before, after)
         if "custom_fields" in diff_after:
             custom_values_sync(
                 tenant=tenant, object_type="lead", record_id=locked.pk, data=locked.custom_data

@@ -91,6 +91,7 @@ LEAD_SECTIONS: tuple[Section, ...] = (
     Section("custom_objects", _("Related records (custom objects)")),
     Section("related_stores", _("Related stores of the brand")),
     Section("deals", _("Our deals and competitor sales"), "operations"),
+    Section("store_history", _("Store history: deals, sales, sources, merges")),
     Section("history", _("History")),
 )
 SECTION_KEYS = tuple(s.key for s in LEAD_SECTIONS)

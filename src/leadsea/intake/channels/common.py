@@ -12,8 +12,8 @@ from django.db import DatabaseError, IntegrityError, transaction
 
 from leadsea.intake.channels.models import ChannelState
 from leadsea.intake.models import IntakeSource
-from leadsea.intake.services import IntakeResult, intake_submit
-from leadsea.tagging.services import tags_apply
+from leadsea.intake.services import IntakeResult
+from leadsea.intake.submit import intake_submit_tagged
 
 
 class PoisonMessage(ValueError):
@@ -56,12 +56,8 @@ def body_id(body: bytes | str) -> str:
 def submit(
     *, source: IntakeSource, records: list[dict[str, Any]], now: datetime | None = None
 ) -> list[IntakeResult]:
-    """intake_submit (one transaction), then the tag rules on the leads it touched."""
-    results = intake_submit(tenant=source.tenant, source=source, records=records, now=now)
-    lead_ids = {r.lead_id for r in results if r.lead_id and not r.duplicate}
-    if lead_ids:
-        tags_apply(tenant=source.tenant, leads=lead_ids)
-    return results
+    """The records through intake and the tag rules on the leads they touched (one transaction)."""
+    return intake_submit_tagged(tenant=source.tenant, source=source, records=records, now=now)
 
 
 @dataclass

@@ -1,5 +1,5 @@
 """Bulk writes (core.bulksql) and emit_many: the same rows as the one-by-one writes they replace, on SQLite
-and PostgreSQL (COPY, UPDATE ... FROM unnest), tenant-scoped, and nothing left after a rollback."""
+and PostgreSQL (COPY, UPDATE ... FROM json_to_recordset), tenant-scoped, and nothing left after a rollback."""
 
 from __future__ import annotations
 
@@ -7,11 +7,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 
 from leadsea.core import bulksql
-from leadsea.events.models import OutboxEvent
-from leadsea.events.services import emit, emit_many
+from leadsea.events import plugins
+from leadsea.events.models import OutboxEvent, TenantPlugin
+from leadsea.events.services import emit, emit_many, plugin_configure
 from leadsea.intake.models import FieldProvenance, IntakeSource
 from leadsea.intake.services import source_get_or_create
 from leadsea.leads.models import Lead
@@ -123,3 +125,40 @@ def test_emit_many_in_a_rolled_back_transaction_leaves_no_row(org):
         assert OutboxEvent.objects.filter(tenant=org.tenant).count() == 1500  # more than one INSERT chunk
         raise RuntimeError
     assert not OutboxEvent.objects.filter(tenant=org.tenant).exists()
+
+
+class _Seen(plugins.PluginConfig):
+    """A plugin registered in code that records the events it is handed."""
+
+    name = "bulk-seen"
+    calls: list[tuple[str, int, dict[str, Any]]] = []
+
+    @staticmethod
+    def handle(event: plugins.DomainEvent, settings: dict[str, Any]) -> None:
+        _Seen.calls.append((event.type, event.id, event.payload))
+
+    event_handlers = {"*": handle}
+
+
+def test_emit_many_runs_plugin_handlers_after_commit_reading_the_enabled_plugins_once(
+    org, django_capture_on_commit_callbacks
+):
+    _Seen.calls = []
+    plugins.register(_Seen)
+    try:
+        plugin_configure(tenant=org.tenant, actor=org.admin, name="bulk-seen", enabled=True, now=T0)
+        with django_capture_on_commit_callbacks() as callbacks:
+            ids = emit_many(
+                tenant=org.tenant,
+                events=[("lead.created", {"lead_id": i, "at": T0}) for i in range(40)],
+                now=T0,
+            )
+        assert _Seen.calls == [] and len(callbacks) == 1  # nothing before commit; one callback for the batch
+        with CaptureQueriesContext(connection) as queries:
+            callbacks[0]()
+        reads = [q for q in queries.captured_queries if TenantPlugin._meta.db_table in q["sql"]]
+        assert len(reads) == 1  # the tenant's enabled plugins, read once for 40 events
+        assert [(t, i) for t, i, _p in _Seen.calls] == [("lead.created", x) for x in ids]
+        assert _Seen.calls[0][2] == {"lead_id": 0, "at": "2026-03-02T02:00:00Z"}  # as the outbox stores it
+    finally:
+        plugins.unregister(_Seen.name)

@@ -26,15 +26,15 @@ class Utf8JSONRenderer(JSONRenderer):
 
 class BearerToken(HttpBearer):
     def authenticate(self, request: HttpRequest, token: str) -> Any:
-        found = token_authenticate(token)
-        if found is None:
+        auth = token_authenticate(token)
+        if auth is None:
             return None
-        api_token, membership = found
+        membership = auth.membership
         if membership.role == "crowd":  # crowdsourcers only submit stores on the web page, never the API
             raise Forbidden(code="role_forbidden")
         request.tenant = membership.tenant  # type: ignore[attr-defined]
         request.membership = membership  # type: ignore[attr-defined]
-        request.api_token = api_token  # type: ignore[attr-defined]
+        request.api_token = auth  # type: ignore[attr-defined]
         api_module_guard(request)  # a route of a module the tenant turned off is not found
         return membership
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from leadsea.core.errors import FieldInvalid
 from leadsea.events.plugins import DomainEvent, PluginConfig
@@ -44,9 +45,10 @@ def tag_signed(event: DomainEvent, settings: dict[str, Any]) -> None:
 
 class ExamplePlugin(PluginConfig):
     name = "example"
-    verbose_name = "Example: hotels need a phone, signed leads are VIP"
+    # Lazy: the host shows them in the language of each request (the plugin list of the API and web page).
+    verbose_name = gettext_lazy("Example: hotels need a phone, signed leads are VIP")
     version = "0.1.0"
-    description = "Refuses a lead in category 酒店 without a phone; tags a signed lead vip."
+    description = gettext_lazy("Refuses a lead in category 酒店 without a phone; tags a signed lead vip.")
     default_settings = {"category": "酒店", "tag": "vip"}
     validators = {"lead": require_phone}
     event_handlers = {"lead.signed": tag_signed}

@@ -129,11 +129,35 @@ def _unindexed_lead_references(cursor: Any) -> list[tuple[str, str]]:
     return out
 
 
+def _empty_first(tenant: Tenant, log: Callable[[str], None]) -> None:
+    """Empty the tenant's rows of the big tables that point at leads (visits, the custom-field side index)
+    first, each in its own transaction, vacuumed on PostgreSQL unless inside a transaction (where VACUUM
+    cannot run): the checks of the foreign keys of the lead deletes then find nothing there, not even dead
+    rows. (Before visits_visit.lead_id and corrects_id had indexes of their own, 100,000 visits left in
+    place made dropping 2,000,000 leads take 476 s on SQLite.)"""
+    from leadsea.metadata.models import CustomValue
+    from leadsea.visits.models import Visit
+
+    for model in (Visit, CustomValue):
+        began = time.perf_counter()
+        table = model._meta.db_table
+        with unscoped(), transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(f"DELETE FROM {table} WHERE tenant_id = %s", [tenant.pk])
+            deleted = cursor.rowcount
+        if connection.vendor == "postgresql" and deleted and not connection.in_atomic_block:
+            with connection.cursor() as cursor:
+                cursor.execute(f"VACUUM {table}")
+        if deleted:
+            log(f"deleted {deleted} rows of {table} first in {time.perf_counter() - began:.1f}s")
+
+
 def drop_tenant(tenant: Tenant, log: Callable[[str], None]) -> None:
-    """Delete the benchmark tenant's rows, children first (set-based, one statement per table). A foreign key
-    to leads_lead without an index of its own gets a temporary one for the deletes (see
-    _unindexed_lead_references), dropped again in the same transaction."""
+    """Delete a benchmark tenant and all its rows; every bench cleans up with it. The big tables that point at
+    leads are emptied first (_empty_first); then every tenant table, children first, set-based (one
+    statement per table), in one transaction. A foreign key to leads_lead without an index of its own gets a
+    temporary one for the deletes (see _unindexed_lead_references), dropped again in the same transaction."""
     started = time.perf_counter()
+    _empty_first(tenant, log)
     order = [
         "pools_ledgerentry",
         "pools_poolquota",

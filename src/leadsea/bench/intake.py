@@ -32,10 +32,11 @@ from leadsea.intake.models import IntakeSource, LeadKey
 from leadsea.intake.services import intake_submit, source_get_or_create
 from leadsea.leads.models import Lead
 from leadsea.pools.selectors import default_pool
-from leadsea.tenancy.models import Tenant
+from leadsea.tenancy.models import Membership, Tenant
 
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 LOAD_CHUNK = 50_000
+RUNS_PER_WORLD = 5  # runs on one kept tenant (--tenant), each with records of its own
 
 
 def add_arguments(parser: Any) -> None:
@@ -50,6 +51,11 @@ def add_arguments(parser: Any) -> None:
     )
     parser.add_argument("--seed", type=int, default=7, help="seed of the generated world")
     parser.add_argument("--keep", action="store_true", help="keep the benchmark tenant afterwards")
+    parser.add_argument(
+        "--tenant",
+        help="measure again on a tenant kept by an earlier run (--keep): no load; each run submits the next "
+        "slice of the same generated world through a source of its own",
+    )
 
 
 WORLD_CHUNK = 40_000  # the generators slow down on big worlds: several independent ones, seeds apart
@@ -225,23 +231,45 @@ def _dedup_seconds(n: int, seed: int, log: Callable[[str], None]) -> float:
     return seconds
 
 
+def _kept(slug: str) -> tuple[Tenant, Membership, int, int]:
+    """The kept tenant, its admin, its existing leads (before any measured run) and the runs made on it."""
+    tenant = Tenant.objects.get(slug=slug)
+    admin = Membership.objects.get(tenant=tenant, role=Membership.Role.ADMIN, user__username=f"{slug}-admin")
+    with unscoped():
+        runs = IntakeSource.objects.filter(tenant=tenant, key__startswith="bench").count()
+        existing = Lead.objects.filter(tenant=tenant, source_channel="import").count()
+    return tenant, admin, existing, runs
+
+
 def run(options: dict[str, Any], log: Callable[[str], None]) -> dict[str, Any]:
     prepare_database()
     n_existing, n_records, size = options["existing"], options["records"], options["batch_size"]
-    tenant, _team, _members, admin = bench_tenant("bench-intake", 1)
     result: dict[str, Any] = {"database": connection.vendor}
+    runs = 0
+    if options["tenant"]:
+        tenant, admin, loaded, runs = _kept(options["tenant"])
+        options["keep"], n_existing = True, options["existing"]
+        log(f"measuring on the {loaded} leads kept in {tenant.slug} (run {runs + 1})")
+    else:
+        tenant, _team, _members, admin = bench_tenant("bench-intake", 1)
     try:
         began = time.perf_counter()
-        world = _world(n_existing + n_records, options["seed"])
+        if runs >= RUNS_PER_WORLD:
+            raise RuntimeError(f"{tenant.slug} has had {runs} runs; the world holds {RUNS_PER_WORLD}")
+        # One world for the first run and the reruns: the same existing leads, a fresh slice of records each.
+        world = _world(n_existing + RUNS_PER_WORLD * n_records, options["seed"])
         log(f"generated {len(world)} records in {time.perf_counter() - began:.1f}s")
-        began = time.perf_counter()
-        loaded = load_existing(
-            tenant=tenant, pool_id=default_pool(tenant=tenant).pk, records=world[:n_existing], log=log
-        )
-        vacuum_analyze([Lead, LeadKey])
-        result.update(existing=loaded, load_seconds=round(time.perf_counter() - began, 1))
-        source: IntakeSource = source_get_or_create(tenant=tenant, key="bench", channel="push")
-        submit = world[n_existing:]
+        if not options["tenant"]:
+            began = time.perf_counter()
+            loaded = load_existing(
+                tenant=tenant, pool_id=default_pool(tenant=tenant).pk, records=world[:n_existing], log=log
+            )
+            vacuum_analyze([Lead, LeadKey])
+            result.update(load_seconds=round(time.perf_counter() - began, 1))
+        result.update(existing=loaded)
+        key = "bench" if runs == 0 else f"bench-{runs + 1}"
+        source: IntakeSource = source_get_or_create(tenant=tenant, key=key, channel="push")
+        submit = world[n_existing + runs * n_records : n_existing + (runs + 1) * n_records]
         statuses: dict[str, int] = {}
         batch_seconds: list[float] = []
         started = time.perf_counter()
@@ -269,5 +297,5 @@ def run(options: dict[str, Any], log: Callable[[str], None]) -> dict[str, Any]:
         if not options["keep"]:
             drop_tenant(tenant, log)
         else:
-            log(f"kept tenant {tenant.slug}")
+            log(f"kept {tenant.slug}: measure again with --tenant {tenant.slug} --existing {n_existing}")
     return result

@@ -334,22 +334,6 @@ class _GcPauses:
             gc.callbacks.remove(self._callback)
 
 
-def drop_bench_tenant(tenant: Tenant, log: Callable[[str], None]) -> None:
-    """drop_tenant, the visits first. Deleting a row checks every foreign key that points at it, and neither
-    visits_visit.lead_id (like visits_contact.lead_id and tasks_task.lead_id) nor visits_visit.corrects_id
-    has an index of its own: every check scans visits_visit, so a bulk delete is quadratic in the visits.
-    With 100,000 visits still there, dropping 2,000,000 leads took 476 s on SQLite and would take most of an
-    hour on PostgreSQL. Emptied (and vacuumed) first, the lead deletes scan nothing."""
-    began = time.perf_counter()
-    with unscoped(), transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(f"DELETE FROM {Visit._meta.db_table} WHERE tenant_id = %s", [tenant.pk])
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(f"VACUUM {Visit._meta.db_table}")
-    log(f"deleted the visits in {time.perf_counter() - began:.1f}s")
-    drop_tenant(tenant, log)
-
-
 def kept_tenant(slug: str) -> tuple[Tenant, list[Membership]]:
     """The tenant and BDs of an earlier run kept with --keep."""
     tenant = Tenant.objects.get(slug=slug)
@@ -512,4 +496,4 @@ def run(options: dict[str, Any], log: Callable[[str], None]) -> dict[str, Any]:
         if options["keep"]:
             log(f"kept the benchmark tenant: measure again with --tenant {tenant.slug}")
         else:
-            drop_bench_tenant(tenant, log)
+            drop_tenant(tenant, log)

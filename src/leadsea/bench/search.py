@@ -28,7 +28,7 @@ from leadsea.bench.common import (
     timed,
     vacuum_analyze,
 )
-from leadsea.bench.nearby import drop_bench_tenant, kept_tenant
+from leadsea.bench.nearby import kept_tenant
 from leadsea.core import clock
 from leadsea.core.tenancy_guard import unscoped
 from leadsea.leads.api import COUNT_CAP
@@ -212,7 +212,7 @@ def drop_search_tenant(tenant: Any, log: Callable[[str], None]) -> None:
             with connection.cursor() as cursor:
                 cursor.execute("PRAGMA foreign_keys = ON")
     else:
-        drop_bench_tenant(tenant, log)
+        drop_tenant(tenant, log)
 
 
 def _load(tenant: Any, members: list[Any], n: int, log: Callable[[str], None]) -> tuple[int, float, float]:

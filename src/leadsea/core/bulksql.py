@@ -1,7 +1,8 @@
 """Bulk writes for batch paths (intake above all): many plain value rows in one statement, no model objects.
 
-On PostgreSQL inserts go through COPY and updates through one UPDATE ... FROM unnest(arrays): the server
-parses one statement instead of one per row (an executemany of INSERTs cost about 70 µs a row, COPY a few).
+On PostgreSQL inserts go through COPY and updates through one UPDATE ... FROM json_to_recordset(...): the
+server parses one statement instead of one per row (an executemany of INSERTs cost about 70 µs a row, COPY a
+few).
 On SQLite, where a statement costs little, both are an executemany. Values are given by field attname
 (`lead_id`), in the order of `names`; JSON values are dumped here, datetimes adapted as Django would.
 Every column not named must have a database default or be nullable. Callers own the tenant scoping: every
@@ -63,42 +64,45 @@ def update_rows(
     model: type[models.Model], tenant_id: int, names: Sequence[str], rows: Sequence[Sequence[Any]]
 ) -> None:
     """UPDATE the named columns of rows given as (id, value, ...) in the order of `names`, each row scoped to
-    the tenant: one UPDATE ... FROM unnest(...) on PostgreSQL, one executemany elsewhere."""
+    the tenant: one UPDATE ... FROM json_to_recordset(...) on PostgreSQL, one executemany elsewhere."""
     if not rows:
         return
     fields = _fields(model, names)
-    values = [
-        [row[0], *rest] for row, rest in zip(rows, _prepared(fields, [row[1:] for row in rows]), strict=True)
-    ]
     table = model._meta.db_table
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            # One array parameter per column; JSON travels as text and is cast per element.
-            arrays = ["%s::bigint[]"]
-            sets: list[str] = []
+            # The rows travel as one JSON document (dumped in C, parsed by the server in one pass): JSON
+            # columns stay nested values, datetimes ISO strings that the record's column type parses.
+            types = []
             for f in fields:
                 db_type = "jsonb" if isinstance(f, models.JSONField) else f.db_type(connection)
-                arrays.append("%s::text[]" if db_type == "jsonb" else f"%s::{_array_type(db_type)}[]")
-                cast = "::jsonb" if db_type == "jsonb" else ""
-                sets.append(f"{f.column} = v.c{len(sets)}{cast}")
-            aliases = ", ".join(["id", *(f"c{i}" for i in range(len(fields)))])
-            sql = (
-                f"UPDATE {table} AS t SET {', '.join(sets)} "
-                f"FROM unnest({', '.join(arrays)}) AS v({aliases}) WHERE t.tenant_id = %s AND t.id = v.id"
+                types.append(_element_type(db_type))
+            time_at = [i for i, f in enumerate(fields) if isinstance(f, models.DateTimeField)]
+            docs = []
+            for row in rows:
+                doc = {"id": row[0]}
+                for i, value in enumerate(row[1:]):
+                    doc[f"c{i}"] = value.isoformat() if i in time_at and value is not None else value
+                docs.append(doc)
+            sets = ", ".join(f"{f.column} = v.c{i}" for i, f in enumerate(fields))
+            record = ", ".join(["id bigint", *(f"c{i} {t}" for i, t in enumerate(types))])
+            cursor.execute(
+                f"UPDATE {table} AS t SET {sets} FROM json_to_recordset(%s::json) AS v({record}) "
+                "WHERE t.tenant_id = %s AND t.id = v.id",
+                [json.dumps(docs, ensure_ascii=False, default=str), tenant_id],
             )
-            columns = [list(col) for col in zip(*values, strict=True)]
-            cursor.execute(sql, [*columns, tenant_id])
             return
+        values = _prepared(fields, [row[1:] for row in rows])
         assignments = ", ".join(f"{f.column} = %s" for f in fields)
         cursor.executemany(
             f"UPDATE {table} SET {assignments} WHERE tenant_id = %s AND id = %s",
-            [[*row[1:], tenant_id, row[0]] for row in values],
+            [[*value, tenant_id, row[0]] for row, value in zip(rows, values, strict=True)],
         )
 
 
-def _array_type(db_type: str | None) -> str:
-    """The element type of a column's array parameter: varchar(n) as text (no length check needed again),
-    the rest as the column's own type."""
+def _element_type(db_type: str | None) -> str:
+    """The type of a column in the JSON record: varchar(n) as text (the length was checked when the value
+    was made), the rest as the column's own type."""
     if db_type is None:
         raise ValueError("a column without a database type cannot be bulk updated")
     if db_type.startswith("varchar") or db_type.startswith("character varying"):

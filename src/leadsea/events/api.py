@@ -304,9 +304,9 @@ def _plugins_out(request: TenantRequest) -> list[dict[str, Any]]:
         out.append(
             {
                 "name": name,
-                "verbose_name": config.verbose_name or name,
+                "verbose_name": str(config.verbose_name or name),  # a plugin may give lazy translations
                 "version": config.version,
-                "description": config.description,
+                "description": str(config.description),
                 "enabled": bool(row and row.enabled),
                 "settings": {**config.default_settings, **(row.settings if row else {})},
                 "event_types": sorted(config.event_handlers),

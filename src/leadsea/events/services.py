@@ -98,32 +98,44 @@ def emit_many(
     INSERT with their ids back, the same plugin handlers after commit. Returns the event ids in order."""
     if not events:
         return []
-    if connection.vendor != "postgresql":
-        return [emit(tenant=tenant, type=t, payload=p, actor=actor, now=now).pk for t, p in events]
     tenant_id = tenant if isinstance(tenant, int) else tenant.pk
     actor_id = actor if actor is None or isinstance(actor, int) else actor.pk
     request_id = (current_request_id() or "")[:64]
     occurred_at = now or clock.now()
     dumped = [json.dumps(p, cls=DjangoJSONEncoder) for _t, p in events]
-    table = OutboxEvent._meta.db_table
-    row = f"(%s, %s, %s::jsonb, %s, %s, %s, {XACT_SQL})"
     ids: list[int] = []
-    with connection.cursor() as cursor:
-        for start in range(0, len(events), _EMIT_CHUNK):
-            chunk = range(start, min(start + _EMIT_CHUNK, len(events)))
-            params: list[Any] = []
-            for i in chunk:
-                params += [tenant_id, events[i][0], dumped[i], actor_id, request_id, occurred_at]
-            # Multi-row VALUES returns its ids in the order of the rows (what bulk_create relies on too).
-            cursor.execute(
-                f"INSERT INTO {table} (tenant_id, type, payload, actor_id, request_id, occurred_at, xact) "
-                f"VALUES {', '.join([row] * len(chunk))} RETURNING id",
-                params,
+    if connection.vendor != "postgresql":  # SQLite: an INSERT costs little; the feed's xact is always 0
+        for (type_, _p), text in zip(events, dumped, strict=True):
+            ids.append(
+                OutboxEvent.objects.create(
+                    tenant_id=tenant_id,
+                    type=type_,
+                    payload=json.loads(text),
+                    actor_id=actor_id,
+                    request_id=request_id,
+                    occurred_at=occurred_at,
+                    xact=0,
+                ).pk
             )
-            ids += [r[0] for r in cursor.fetchall()]
+    else:
+        columns = "tenant_id, type, payload, actor_id, request_id, occurred_at, xact"
+        row = f"(%s, %s, %s::jsonb, %s, %s, %s, {XACT_SQL})"
+        with connection.cursor() as cursor:
+            for start in range(0, len(events), _EMIT_CHUNK):
+                chunk = range(start, min(start + _EMIT_CHUNK, len(events)))
+                params: list[Any] = []
+                for i in chunk:
+                    params += [tenant_id, events[i][0], dumped[i], actor_id, request_id, occurred_at]
+                # Multi-row VALUES returns its ids in the order of the rows (what bulk_create relies on too).
+                cursor.execute(
+                    f"INSERT INTO {OutboxEvent._meta.db_table} ({columns}) "
+                    f"VALUES {', '.join([row] * len(chunk))} RETURNING id",
+                    params,
+                )
+                ids += [r[0] for r in cursor.fetchall()]
     if plugins.installed():
-        for event_id, (type_, _p), text in zip(ids, events, dumped, strict=True):
-            plugins.schedule_handlers(
+        plugins.schedule_handlers_many(
+            [
                 plugins.DomainEvent(
                     id=event_id,
                     tenant_id=tenant_id,
@@ -133,7 +145,9 @@ def emit_many(
                     occurred_at=occurred_at,
                     request_id=request_id,
                 )
-            )
+                for event_id, (type_, _p), text in zip(ids, events, dumped, strict=True)
+            ]
+        )
     return ids
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from leadsea.core.models import TenantModel, tenant_unique
 
@@ -176,7 +177,7 @@ class ReviewItem(TenantModel):
     """A record that may duplicate an existing lead: a person decides."""
 
     class Status(models.TextChoices):
-        OPEN = "open", _("Open")
+        OPEN = "open", pgettext_lazy("duplicate review status", "Open")
         MERGED = "merged", _("Merged")
         NOT_DUPLICATE = "not_duplicate", _("Not a duplicate")
         CREATED = "created", _("Created new")

@@ -8,7 +8,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext_lazy
 
 from leadsea.core.errors import NotFound
 from leadsea.intake.models import IntakeRecord, IntakeSource, ReviewItem
@@ -139,8 +139,8 @@ def review_comparison(item: ReviewItem) -> list[ComparedField]:
 
 # What a submitter may know of their submission: never the lead it matched or anyone's data.
 PUBLIC_STATUS: dict[str, tuple[str, Any]] = {
-    IntakeRecord.Status.PENDING: ("received", gettext_lazy("Received")),
-    IntakeRecord.Status.ERROR: ("received", gettext_lazy("Received")),
+    IntakeRecord.Status.PENDING: ("received", pgettext_lazy("intake record status", "Received")),
+    IntakeRecord.Status.ERROR: ("received", pgettext_lazy("intake record status", "Received")),
     IntakeRecord.Status.REVIEW: ("review", gettext_lazy("Under review")),
     IntakeRecord.Status.CREATED: ("accepted", gettext_lazy("Accepted")),
     IntakeRecord.Status.MERGED: ("accepted", gettext_lazy("Accepted")),

@@ -5,13 +5,14 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from leadsea.core.models import TenantModel, tenant_unique
 
 
 class Stage(TenantModel):
     class Kind(models.TextChoices):
-        OPEN = "open", _("Open")
+        OPEN = "open", pgettext_lazy("stage kind", "Open")  # "Open" alone is ambiguous to translators
         WON = "won", _("Won")
         LOST = "lost", _("Lost")
 

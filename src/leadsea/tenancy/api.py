@@ -69,7 +69,7 @@ def issue_token(request: TenantRequest, payload: TokenIn) -> dict[str, object]:
 
 @router.post("/auth/revoke", response=OkOut, summary="Revoke the token used for this request")
 def revoke_token(request: TenantRequest) -> dict[str, bool]:
-    token_revoke(token=request.api_token)
+    token_revoke(tenant=request.tenant, token_id=request.api_token.token_id)
     return {"ok": True}
 
 

@@ -1,0 +1,74 @@
+"""The benchmark commands run end to end on small sizes (their figures are printed, never asserted on
+time): the intake bench loads, submits, keeps its tenant and measures again on it with fresh records; the
+nearby bench answers exactly and cleans up."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from leadsea.bench import intake, nearby
+from leadsea.core.tenancy_guard import unscoped
+from leadsea.intake.models import IntakeRecord, IntakeSource
+from leadsea.leads.models import Lead
+from leadsea.tenancy.models import Tenant
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _intake_options(**more: Any) -> dict[str, Any]:
+    return {
+        "existing": 400,
+        "records": 60,
+        "batch_size": 25,
+        "dedup_records": 0,
+        "seed": 7,
+        "keep": False,
+        "tenant": None,
+        **more,
+    }
+
+
+def test_bench_intake_measures_again_on_a_kept_tenant_with_new_records():
+    lines: list[str] = []
+    first = intake.run(_intake_options(keep=True), lines.append)
+    slug = next(t.slug for t in Tenant.objects.filter(slug__startswith="bench-intake"))
+    assert first["records"] == 60 and first["existing"] > 300 and first["records_per_s"] > 0
+    assert sum(first["statuses"].values()) == 60
+    second = intake.run(_intake_options(tenant=slug), lines.append)
+    assert second["existing"] == first["existing"]  # the leads loaded, not the ones the runs made
+    tenant = Tenant.objects.get(slug=slug)
+    with unscoped():
+        assert IntakeSource.objects.filter(tenant=tenant).count() == 2
+        assert IntakeRecord.objects.filter(tenant=tenant).count() == 120  # no replays: new records
+        external = set(IntakeRecord.objects.filter(tenant=tenant).values_list("external_id", flat=True))
+    assert len(external) == 120
+    assert sum(second["statuses"].values()) == 60
+    from leadsea.bench.common import drop_tenant
+
+    drop_tenant(tenant, lines.append)
+    assert not Tenant.objects.filter(slug=slug).exists()
+
+
+def test_bench_nearby_is_exact_and_cleans_up():
+    options = {
+        "points": 3000,
+        "queries": 30,
+        "warmup": 5,
+        "exact": 6,
+        "radius": 1000.0,
+        "limit": 50,
+        "sigma_km": 10.0,
+        "bds": 2,
+        "seed": 42,
+        "profile": 0,
+        "keep": False,
+        "tenant": None,
+    }
+    figures = nearby.run(options, lambda line: None)
+    assert figures["exactness_errors"] == 0 and figures["exactness_queries"] == 6
+    assert figures["service_p50_ms"] > 0 and figures["raw_p50_ms"] > 0
+    assert not Tenant.objects.filter(slug__startswith="bench-nearby").exists()
+    with unscoped():
+        assert not Lead.objects.filter(source_channel="bench").exists()

@@ -141,6 +141,24 @@ if env_bool("LEADSEA_FAST_HASHER", False):
 LANGUAGE_CODE = "zh-hans"
 LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
 LOCALE_PATHS = [PACKAGE_DIR / "locale"]
+
+
+def _plugin_locale_paths() -> list[Path]:
+    """The `locale` directories shipped by installed plugins (entry point group leadsea.plugins), found
+    without importing them: a plugin translates its own strings (docs/plugins.md)."""
+    import importlib.util
+    from importlib.metadata import entry_points
+
+    found = []
+    for ep in entry_points(group="leadsea.plugins"):
+        spec = importlib.util.find_spec(ep.value.split(":")[0].split(".")[0])
+        for root in (spec.submodule_search_locations or []) if spec else []:
+            if (Path(root) / "locale").is_dir():
+                found.append(Path(root) / "locale")
+    return found
+
+
+LOCALE_PATHS += _plugin_locale_paths()
 LANGUAGE_COOKIE_NAME = "leadsea_language"
 TIME_ZONE = "UTC"
 USE_I18N = True

@@ -268,4 +268,5 @@ class LeadKey(TenantModel):
 
     class Meta:
         constraints = [tenant_unique("leadkey")]
-        indexes = [models.Index(fields=["tenant", "key"], name="leadkey_key_idx")]
+        # Covering: the candidate lookup reads (key -> lead) from the index alone, no heap page per row.
+        indexes = [models.Index(fields=["tenant", "key", "lead"], name="leadkey_key_lead_idx")]

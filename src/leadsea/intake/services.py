@@ -714,6 +714,36 @@ class _NewLead:
     changed: bool = False  # another record of the batch changed its values (its keys are computed again)
 
 
+def _leads_by_key(tenant_id: int, keys: Sequence[int]) -> dict[int, list[int]]:
+    """The leads holding each blocking key, at most KEY_CAP + 1 per key: a key shared by more than KEY_CAP
+    leads is ignored by the caller, and at 1M leads a chain's or a common word's key is held by thousands,
+    whose rows were read only to be thrown away. Plain SQL: the ORM's per-value preparation of tens of
+    thousands of values cost more than the query."""
+    by_key: dict[int, list[int]] = defaultdict(list)
+    table = LeadKey._meta.db_table
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            for chunk in _chunks(keys, 10_000):
+                cursor.execute(
+                    f"SELECT k.key, x.lead_id FROM unnest(%s::bigint[]) AS k(key) CROSS JOIN LATERAL "
+                    f"(SELECT lead_id FROM {table} WHERE tenant_id = %s AND key = k.key LIMIT %s) AS x",
+                    [list(chunk), tenant_id, KEY_CAP + 1],
+                )
+                for key, lead_id in cursor.fetchall():
+                    by_key[key].append(lead_id)
+            return by_key
+        # SQLite: one bounded SELECT per key, UNION ALL'd (at most 500 terms in a compound SELECT).
+        term = f"SELECT * FROM (SELECT key, lead_id FROM {table} WHERE tenant_id = %s AND key = %s LIMIT %s)"
+        for chunk in _chunks(keys, 400):
+            params: list[Any] = []
+            for key in chunk:
+                params += [tenant_id, key, KEY_CAP + 1]
+            cursor.execute(" UNION ALL ".join([term] * len(chunk)), params)
+            for key, lead_id in cursor.fetchall():
+                by_key[key].append(lead_id)
+    return by_key
+
+
 def _match_and_decide(
     tenant: Tenant, source: IntakeSource, items: list[_Item], actor: Membership | None, now: datetime
 ) -> list[IntakeResult]:
@@ -723,18 +753,7 @@ def _match_and_decide(
     rec_keys = [pipeline.query_keys(rec) for rec in matching.prepare(raws, cache=True)]
     # One indexed lookup for the candidates of the whole batch.
     all_keys = sorted({k for keys in rec_keys for k in keys})
-    by_key: dict[int, list[int]] = defaultdict(list)
-    # Plain SQL: the ORM's per-value preparation of tens of thousands of IN values cost more than the query.
-    table = LeadKey._meta.db_table
-    with connection.cursor() as cursor:
-        for chunk in _chunks(all_keys):
-            marks = ", ".join(["%s"] * len(chunk))
-            cursor.execute(
-                f"SELECT key, lead_id FROM {table} WHERE tenant_id = %s AND key IN ({marks})",
-                [tenant.pk, *chunk],
-            )
-            for key, lead_id in cursor.fetchall():
-                by_key[key].append(lead_id)
+    by_key = _leads_by_key(tenant.pk, all_keys)
     cands: list[list[int]] = []
     for keys in rec_keys:
         hits: dict[int, int] = defaultdict(int)

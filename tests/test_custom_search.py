@@ -228,6 +228,210 @@ def test_count_stops_past_the_cap(org, api_as, monkeypatch):
     assert (len(body["items"]), body["count"], body["count_exact"]) == (1, 3, True)
 
 
+# --- sorting by a custom field: walking the side index ------------------------------------------------
+
+
+def _sort_fields(org: Any) -> None:
+    for spec in (
+        {"key": "seats", "field_type": "number"},
+        {"key": "avg", "field_type": "decimal"},
+        {"key": "fee", "field_type": "money"},
+        {"key": "opened", "field_type": "date"},
+        {"key": "visit_at", "field_type": "datetime"},
+        {"key": "delivery", "field_type": "boolean"},
+        {"key": "level", "field_type": "choice", "choices": [{"value": v} for v in "ABC"]},
+        {"key": "remark", "field_type": "text", "searchable": True},
+        {"key": "note", "field_type": "text", "filterable": False},  # not indexed: always the JSON sort
+    ):
+        field_definition_create(tenant=org.tenant, label_zh=spec["key"], **spec)
+
+
+def _sort_leads(org: Any) -> list[tuple[int, dict[str, Any]]]:
+    """36 leads, values with ties and gaps (every 5th lead has no seats, ...), a third of them private."""
+    out = []
+    for i in range(36):
+        cf: dict[str, Any] = {
+            "seats": (i * 7) % 11,
+            "avg": round(((i * 5) % 13) / 4, 2),
+            "fee": str((i * 3) % 8 * 10),
+            "opened": f"2025-0{i % 7 + 1}-1{i % 3}",
+            "visit_at": f"2026-01-0{i % 5 + 1}T0{i % 4}:00:00Z",
+            "delivery": i % 2 == 0,
+            "level": "ABC"[i % 3],
+            "remark": f"门店{(i * 5) % 9}",
+            "note": f"n{i % 4}",
+        }
+        for key, every in (("seats", 5), ("avg", 4), ("fee", 6), ("opened", 7), ("remark", 8), ("level", 9)):
+            if i % every == 1:
+                cf.pop(key)
+        owner = [org.bd1, org.bd3, None][i % 3]
+        lead = lead_create(
+            tenant=org.tenant,
+            actor=org.admin,
+            data={"name": f"店{i}", "custom_fields": cf},
+            owner_id=owner.user_id if owner else None,
+        )
+        out.append((lead.pk, lead.custom_data))
+    return out
+
+
+def _expected(leads: list[tuple[int, dict[str, Any]]], key: str, descending: bool, keep: Any) -> list[int]:
+    """Sorted as documented: by the value (money by its amount), empty values last, ties by id."""
+
+    def value(data: dict[str, Any]) -> Any:
+        v = data.get(key)
+        return float(v["amount"]) if isinstance(v, dict) else v
+
+    valued = [(value(d), pk) for pk, d in leads if keep(pk, d) and value(d) is not None]
+    empty = sorted((pk for pk, d in leads if keep(pk, d) and value(d) is None), reverse=descending)
+    return [pk for _v, pk in sorted(valued, reverse=descending)] + empty
+
+
+@pytest.mark.parametrize(
+    ("member", "params"),
+    [
+        ("admin", {}),
+        ("bd1", {}),
+        ("bd1", {"cf_level": "A"}),
+        ("admin", {"cf_seats__gte": "4", "cf_seats__lt": "9"}),
+        ("bd1", {"cf_delivery": "true", "cf_opened__gte": "2025-03-01"}),
+        ("admin", {"cf_remark__contains": "门店"}),
+    ],
+)
+def test_sorting_walks_the_side_index_and_agrees_with_the_json_sort(org, api_as, monkeypatch, member, params):
+    """Every page (at every offset, both directions, every sortable type) is the documented order within
+    the member's scope and filters, whether read by walking the side index (probing, or hashing the
+    equality filters), or, short of a page in the walk, by sorting the JSON values; and each way was
+    taken."""
+    from leadsea.leads.selectors import leads_visible
+    from leadsea.metadata import selectors
+
+    _sort_fields(org)
+    leads = _sort_leads(org)
+    membership = getattr(org, member)
+    visible = set(leads_visible(tenant=org.tenant, membership=membership).values_list("pk", flat=True))
+    api = api_as(membership)
+    ways: list[tuple[str, bool]] = []
+    real = selectors.SideIndexOrder._page_ids
+
+    def spy(self: Any, qs: Any, low: int, high: int, *, walk: int, how: str) -> list[int]:
+        ids = real(self, qs, low, high, walk=walk, how=how)
+        ways.append((how, len(ids) == high - low))
+        return ids
+
+    monkeypatch.setattr(selectors.SideIndexOrder, "_page_ids", spy)
+    # Filters matching more than 3 leads count as broad here (as 2,000+ would at scale): they are checked on
+    # each walked entry. A selective one (SELECTIVE_MAX) sorts its few ids without a walk.
+    monkeypatch.setattr(selectors, "SELECTIVE_MAX", 3)
+
+    def sweep(keys: tuple[str, ...], sizes: tuple[int, ...]) -> None:
+        for key in keys:
+            for descending in (False, True):
+                ordering = f"{'-' if descending else ''}cf_{key}"
+                full = api.get("/api/v1/leads", {**params, "ordering": ordering, "page_size": "100"}).json()
+                keep_ids = {x["id"] for x in full["items"]}
+                assert keep_ids <= visible and full["count"] == len(keep_ids)
+                expected = _expected(leads, key, descending, lambda pk, _d, keep=keep_ids: pk in keep)
+                assert [x["id"] for x in full["items"]] == expected, (key, descending)
+                for size in sizes:
+                    pages = []
+                    for page in range(1, len(expected) // size + 2):
+                        r = api.get(
+                            "/api/v1/leads",
+                            {**params, "ordering": ordering, "page_size": str(size), "page": str(page)},
+                        )
+                        assert r.status_code == 200, r.content
+                        pages += [x["id"] for x in r.json()["items"]]
+                    assert pages == expected, (key, descending, size)
+
+    every = ("seats", "avg", "fee", "opened", "visit_at", "delivery", "level", "remark", "note")
+    sweep(every, (5,))
+    sweep(("seats", "remark"), (2, 7))
+    assert ("probe", True) in ways and ("probe", False) in ways  # full pages walked; the tails fell back
+    if not params:
+        assert sum(full for _how, full in ways) > len(ways) // 2
+    # Small windows: the probing walk often comes up short, the hashed one (equality filters) takes over
+    # or the JSON sort does; the pages stay the same.
+    ways.clear()
+    for name, value in (("WALK_PROBED", 2), ("WALK_HASHED", 9), ("WALK_RECORDS", 4), ("WALK_FACTOR", 1)):
+        monkeypatch.setattr(selectors, name, value)
+    sweep(("seats", "fee", "level"), (1, 3))
+    if "cf_level" in params or "cf_delivery" in params:
+        assert ("hash", True) in ways and ("probe", False) in ways, ways
+    # No walk at all: the JSON sort alone gives the same pages; and selective filters never walk.
+    monkeypatch.setattr(selectors, "WALK_MAX", 0)
+    sweep(("seats", "remark"), (3,))
+    monkeypatch.setattr(selectors, "WALK_MAX", 100_000)
+    monkeypatch.setattr(selectors, "SELECTIVE_MAX", 2000)
+    ways.clear()
+    sweep(("seats",), (4,))
+    assert not ways if params and "cf_remark__contains" not in params else ways
+
+
+def test_a_sorted_page_is_one_walk_of_the_side_index_and_one_read_of_the_page(org, api_as, monkeypatch):
+    """The page's ids come from an ordered walk of the field's index entries, bounded, pruned by a filter
+    on the sort field itself and limited to the page; the records are then read by id (no sort of the
+    filtered set)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from leadsea.metadata import selectors
+
+    monkeypatch.setattr(selectors, "SELECTIVE_MAX", 3)  # the filters below are broad, as at scale
+    _sort_fields(org)
+    leads = _sort_leads(org)
+    api = api_as(org.admin)
+    with CaptureQueriesContext(connection) as ctx:
+        r = api.get("/api/v1/leads", {"ordering": "-cf_seats", "page_size": "5", "cf_seats__lt": "9"})
+    expected = _expected(leads, "seats", True, lambda _pk, d: d.get("seats") is not None and d["seats"] < 9)
+    assert [x["id"] for x in r.json()["items"]] == expected[:5]
+    sqls = [q["sql"] for q in ctx.captured_queries]
+    (walk,) = [q for q in sqls if "metadata_customvalue" in q and "w.v" in q]
+    assert "value_num < 9.0 ORDER BY value_num DESC, record_id DESC LIMIT 10000" in walk, walk
+    assert walk.rstrip().endswith("LIMIT 5 OFFSET 0")
+    reads = [q for q in sqls if q.startswith('SELECT "leads_lead"."id"')]
+    assert len(reads) == 1 and "ORDER BY" not in reads[0], reads
+    assert reads[0].endswith(f'"leads_lead"."id" IN ({", ".join(map(str, expected[:5]))}))'), reads
+    assert len([q for q in sqls if q.startswith('SELECT "leads_leadtag"')]) == 1  # tags prefetched once
+    # With a broad equality filter on another field, the walk checks it in the index entry by entry.
+    with CaptureQueriesContext(connection) as ctx:
+        r = api.get("/api/v1/leads", {"ordering": "-cf_seats", "page_size": "2", "cf_level": "B"})
+    expected = _expected(leads, "seats", True, lambda _pk, d: d.get("level") == "B")
+    assert [x["id"] for x in r.json()["items"]] == expected[:2]
+    (walk,) = [q["sql"] for q in ctx.captured_queries if "w.v" in q["sql"]]
+    assert "f.field_key = 'level' AND f.value_text = 'B' AND f.record_id = w.record_id LIMIT 1) = 1" in walk
+
+
+def test_a_sorted_queryset_reordered_or_reversed_later_is_read_as_asked(org, monkeypatch):
+    """The walk serves only the order custom_ordering set: order_by(), reverse() or last() afterwards read
+    the queryset as asked; values() too."""
+    from leadsea.leads.selectors import leads_search
+    from leadsea.metadata import selectors
+
+    monkeypatch.setattr(selectors, "SELECTIVE_MAX", 3)
+    _sort_fields(org)
+    leads = _sort_leads(org)
+    walked: list[int] = []
+    real = selectors.SideIndexOrder._page_ids
+
+    def spy(self: Any, *args: Any, **kwargs: Any) -> list[int]:
+        walked.append(1)
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(selectors.SideIndexOrder, "_page_ids", spy)
+    qs = leads_search(tenant=org.tenant, membership=org.admin, ordering="-cf_seats")
+    expected = _expected(leads, "seats", True, lambda _pk, _d: True)
+    assert [x.pk for x in qs[:4]] == expected[:4] and walked
+    walked.clear()
+    by_name = sorted(leads, key=lambda x: (f"店{leads.index(x)}", x[0]))
+    assert [x.pk for x in qs.order_by("name", "id")[:3]] == [pk for pk, _d in by_name[:3]]
+    assert [x.pk for x in qs.reverse()[:3]] == expected[::-1][:3]
+    last = qs.last()
+    assert last is not None and last.pk == expected[-1]
+    assert list(qs.values_list("pk", flat=True)[:4]) == expected[:4]
+    assert walked == []
+
+
 # --- property: tenant A's definitions never change tenant B ----------------------------------------
 
 SAMPLES = {

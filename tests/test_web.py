@@ -242,6 +242,40 @@ def test_list_query_count_is_bounded(org, api_as, django_assert_max_num_queries)
     assert queries() == small  # no query per row
 
 
+def test_list_counts_no_further_than_the_cap(org, monkeypatch):
+    """Counting stops at the cap as in the API ("10,000+"): a list over 1M leads never counts them all."""
+    from leadsea.leads.services import lead_create
+    from leadsea.web import views
+
+    monkeypatch.setattr(views, "COUNT_CAP", 5)
+    monkeypatch.setattr(views, "PAGE_SIZE", 2)
+    for i in range(12):
+        lead_create(tenant=org.tenant, actor=org.admin, data={"name": f"店{i:02d}"})
+    client = login(org.admin)
+    client.post("/i18n/setlang/", {"language": "en", "next": "/leads/"})
+
+    def page(**params: str) -> tuple[str, list[str]]:
+        with CaptureQueriesContext(connection) as ctx:
+            r = client.get("/leads/", params, headers={"HX-Request": "true"})
+        assert r.status_code == 200
+        counts = [q["sql"] for q in ctx.captured_queries if "COUNT(" in q["sql"].upper()]
+        return " ".join(html(r).split()), counts
+
+    text, counts = page()
+    assert "5+ leads" in text and "Page 1 of 3+" in text and "店11" in text
+    (count_sql,) = counts
+    assert re.search(r"LIMIT 6\b", count_sql), count_sql  # cap + 1 rows read, not the tenant
+    # Deeper pages count one page further, so "Next" stays as long as there is more.
+    text, _ = page(page="4")
+    assert "10+ leads" in text and "Page 4 of 5+" in text and "page=5" in text
+    text, counts = page(page="6")
+    assert "12 leads" in text and "Page 6 of 6<" in text and "page=7" not in text
+    assert re.search(r"LIMIT 15\b", counts[0]), counts
+    # A search under the cap is counted exactly.
+    text, _ = page(q="店01")
+    assert ">1 lead<" in text and "+ lead" not in text and "店01" in text
+
+
 # --- detail ----------------------------------------------------------------------------------------
 
 

@@ -31,9 +31,8 @@ from leadsea.bench.common import (
 from leadsea.bench.nearby import kept_tenant
 from leadsea.core import clock
 from leadsea.core.tenancy_guard import unscoped
-from leadsea.leads.api import COUNT_CAP
 from leadsea.leads.models import Lead
-from leadsea.leads.selectors import leads_search
+from leadsea.leads.selectors import COUNT_CAP, leads_search
 from leadsea.metadata.models import CustomValue
 from leadsea.metadata.services import field_definition_create
 from leadsea.metadata.values import custom_values_rebuild

@@ -45,6 +45,7 @@ from leadsea.intake.models import (
 from leadsea.leads.models import Lead, LeadTag
 from leadsea.metadata.selectors import field_definitions
 from leadsea.metadata.services import custom_data_validate
+from leadsea.metadata.values import check_unique_free, custom_values_sync
 from leadsea.pools import rules
 from leadsea.pools import sql as pool_sql
 from leadsea.pools.models import LedgerEntry, Pool
@@ -777,6 +778,7 @@ def _match_and_decide(
     pool = Pool.objects.filter(tenant=tenant, is_default=True).first()
     defs = field_definitions(tenant=tenant)
     default_custom = custom_data_validate(tenant=tenant, data={}, definitions=defs)
+    claimed_unique: dict[str, set[str]] = {}
     new_leads: list[_NewLead] = []
     new_by_key: dict[int, list[int]] = defaultdict(list)  # query key -> index in new_leads
     merges: dict[int, list[tuple[_Item, float]]] = defaultdict(list)  # existing lead id -> records
@@ -835,6 +837,16 @@ def _match_and_decide(
                     if it.normalized.get("custom_fields")
                     else dict(default_custom)
                 )
+                if (
+                    custom
+                ):  # a unique value taken by a lead, or by one this batch creates, is this record's error
+                    check_unique_free(
+                        tenant=tenant,
+                        object_type="lead",
+                        definitions=defs,
+                        data=custom,
+                        claimed=claimed_unique,
+                    )
             except DomainError as exc:
                 record.status = S.ERROR
                 record.error_code, record.error_message, record.error_field = (
@@ -854,6 +866,17 @@ def _match_and_decide(
             record.status, record._new_lead = S.CREATED, nl  # type: ignore[attr-defined]
 
     _write_new_leads(tenant, source, new_leads, actor, now)
+    for (
+        nl
+    ) in new_leads:  # the side index of custom fields (filters, sorting, unique), as lead_create writes it
+        if nl.lead.custom_data:
+            custom_values_sync(
+                tenant=tenant,
+                object_type="lead",
+                record_id=nl.lead.pk,
+                data=nl.lead.custom_data,
+                definitions=defs,
+            )
     for it in items:
         rec_obj = it.record
         assert rec_obj is not None

@@ -15,7 +15,7 @@ from leadsea.core.errors import FieldInvalid
 from leadsea.leads.history import LeadHistory, lead_history
 from leadsea.leads.models import Lead
 from leadsea.leads.nearby import NearbyLead, leads_nearby
-from leadsea.leads.selectors import lead_get, leads_search
+from leadsea.leads.selectors import COUNT_CAP, lead_get, leads_count_capped, leads_search
 from leadsea.leads.services import lead_create, lead_update
 from leadsea.onboarding.selectors import page_settings_of
 from leadsea.pools.rules import is_private
@@ -101,9 +101,6 @@ class LeadPatch(Schema):
     custom_fields: dict[str, Any] | None = Field(
         None, description="Only the keys given change; null clears one."
     )
-
-
-COUNT_CAP = 10_000
 
 
 class LeadPage(Schema):
@@ -205,8 +202,7 @@ def list_leads(request: TenantRequest, filters: Query[LeadFilters]) -> dict[str,
     items = list(qs[start : start + filters.page_size])
     # Counting stops past COUNT_CAP (or the page asked for): "10,000+" with count_exact false.
     cap = max(COUNT_CAP, start + filters.page_size)
-    found = qs.order_by()[: cap + 1].count() if items or filters.page > 1 else 0
-    count, count_exact = min(found, cap), found <= cap
+    count, count_exact = leads_count_capped(qs, cap=cap) if items or filters.page > 1 else (0, True)
     now = clock.now()
     return {
         "items": [lead_out(x, now) for x in items],

@@ -4,6 +4,7 @@ subtree's and unowned ones, hq and admin the whole tenant."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from django.db.models import Prefetch, Q, QuerySet
 from django.utils.translation import gettext as _
@@ -114,13 +115,21 @@ def leads_search(
         else:
             raise FieldInvalid(_("owner must be a user id, 'me' or 'none'."), field="owner")
     # cf_ filters and cf_ sorting (metadata.selectors): selective filters by ids from the side index of
-    # custom values, broad ones checked on each row's JSON as the list walks newest-first.
+    # custom values, broad ones checked on each row's JSON as the list walks newest-first; a cf_ sort walks
+    # the side index in its order and stops at the page (SideIndexOrder).
+    stats: dict[str, Any] = {}
     qs = custom_filters_apply(
-        qs, tenant=tenant, object_type="lead", json_field="custom_data", filters=custom_filters
+        qs, tenant=tenant, object_type="lead", json_field="custom_data", filters=custom_filters, stats=stats
     )
     if ordering.lstrip("-").startswith("cf_"):
         qs = custom_ordering(
-            qs, tenant=tenant, object_type="lead", json_field="custom_data", ordering=ordering
+            qs,
+            tenant=tenant,
+            object_type="lead",
+            json_field="custom_data",
+            ordering=ordering,
+            filters=custom_filters,
+            selective=bool(stats.get("selective")),
         )
         return with_tags(qs, tenant=tenant)
     if ordering not in ORDERINGS:
@@ -128,6 +137,17 @@ def leads_search(
             _("ordering must be one of %(choices)s.") % {"choices": ", ".join(ORDERINGS)}, field="ordering"
         )
     return with_tags(qs.order_by(*ORDERINGS[ordering]), tenant=tenant)
+
+
+# Lists count no further than this (GET /api/v1/leads and the web list): past it they say "10,000+".
+COUNT_CAP = 10_000
+
+
+def leads_count_capped(qs: QuerySet[Lead], *, cap: int = COUNT_CAP) -> tuple[int, bool]:
+    """(count, exact) of a search, counting no further than cap + 1 matching rows: a broad search over 1M
+    leads stops after 10,001 instead of counting the tenant. Past the cap it is (cap, False): "10,000+"."""
+    found = qs.order_by()[: cap + 1].count()
+    return min(found, cap), found <= cap
 
 
 def lead_cities(*, tenant: Tenant) -> list[str]:

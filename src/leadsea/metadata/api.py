@@ -94,6 +94,11 @@ class FieldPatch(Schema):
     label_en: str | None = None
     field_type: str | None = Field(None, description="Changes the type: a migration job converts the values")
     required: bool | None = None
+    unique: bool | None = Field(
+        None,
+        description="On: refused with 409 unique_conflict (naming duplicate values) while stored values "
+        "collide; enforced at once otherwise. Off: always allowed",
+    )
     choices: list[dict[str, Any]] | None = None
     default: Any = None
     min_value: float | None = None

@@ -9,8 +9,9 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from leadsea.audit.services import change_record, changed_fields
 from leadsea.core import clock
@@ -26,12 +27,93 @@ from leadsea.metadata.services import (
     definition_snapshot,
     require_admin,
 )
-from leadsea.metadata.values import custom_values_rebuild, is_indexed
+from leadsea.metadata.values import (
+    custom_values_rebuild,
+    is_indexed,
+    unique_duplicates,
+    unique_writers_lock,
+)
 
 T = FieldDefinition.Type
 MAX_FAILURES = 1000  # failures kept in the job's report; `failed` counts them all
 TEXTUAL = {T.TEXT, T.LONG_TEXT, T.PHONE, T.EMAIL, T.URL, T.CHOICE}
 Action = FieldMigration.Action
+
+
+class UniqueConflict(Conflict):
+    """Turning `unique` on found values that more than one record holds; nothing was changed.
+    `duplicates`: up to 5 examples (value, number of records), most frequent first; `total`: how many
+    values are taken more than once."""
+
+    code = "unique_conflict"
+
+    def __init__(self, *, defn: FieldDefinition, duplicates: list[tuple[str, int]], total: int):
+        examples = ", ".join(
+            _("%(value)s (%(count)s records)") % {"value": value, "count": count}
+            for value, count in duplicates
+        )
+        message = ngettext(
+            "%(field)s cannot be unique: %(total)s value is held by more than one record: %(examples)s. "
+            "Change or clear the duplicates first.",
+            "%(field)s cannot be unique: %(total)s values are held by more than one record, for example "
+            "%(examples)s. Change or clear the duplicates first.",
+            total,
+        ) % {"field": defn.key, "total": total, "examples": examples}
+        super().__init__(message, field="unique")
+        self.duplicates = duplicates
+        self.total = total
+
+
+def _refuse_duplicates(tenant: Any, defn: FieldDefinition, *, from_index: bool) -> None:
+    duplicates, total = unique_duplicates(
+        tenant=tenant, object_type=defn.object_type, defn=defn, from_index=from_index
+    )
+    if duplicates:
+        raise UniqueConflict(defn=defn, duplicates=duplicates, total=total)
+
+
+def _switch_unique(tenant: Any, before: FieldDefinition, after: FieldDefinition) -> None:
+    """Save `after`, whose `unique` differs from `before`, and bring the field's index rows in line.
+
+    On: the stored values are checked first without blocking anyone (the side index grouped by value, or
+    the records' JSON for a field that had no index rows), and duplicates are refused by name. Then,
+    holding the object's writers' lock exclusively (values.unique_writers_lock: in-flight writers finish
+    first, later ones wait and then see the field as unique), the field's rows are flagged `is_unique` (or
+    built, flagged, from the records' JSON): from here on the partial unique index enforces it, as for a
+    field created unique. A duplicate written between the check and the lock makes the index refuse the
+    flagging; it is named then, and the whole change rolls back.
+    Off: the rows are unflagged (or removed, when nothing else indexes the field) under the same lock."""
+    rows = CustomValue.objects.filter(tenant=tenant, object_type=after.object_type, field_key=after.key)
+    had_rows = is_indexed(before)
+    if after.unique:
+        _refuse_duplicates(tenant, after, from_index=had_rows)
+    unique_writers_lock(tenant=tenant, object_type=after.object_type, exclusive=True)
+    after.save()
+    try:
+        with transaction.atomic():
+            if not after.unique:
+                if is_indexed(after):
+                    rows.update(is_unique=False)
+                else:
+                    rows.delete()
+            elif had_rows:
+                rows.update(is_unique=True)
+            else:
+                custom_values_rebuild(tenant=tenant, object_type=after.object_type, field_keys=[after.key])
+    except IntegrityError:
+        _refuse_duplicates(tenant, after, from_index=had_rows)  # exact now: no writer runs beside us
+        raise UniqueConflict(defn=after, duplicates=[], total=0)
+
+
+def _is_lead_type_link(tenant: Any, defn: FieldDefinition) -> bool:
+    """The `lead` reference a lead type was created with: its records extend one lead each."""
+    if defn.object_type == LEAD or defn.key != "lead" or defn.field_type != T.REFERENCE or not defn.required:
+        return False
+    from leadsea.metadata.models import ObjectType
+
+    return ObjectType.objects.filter(
+        tenant=tenant, key=defn.object_type, kind=ObjectType.Kind.LEAD_TYPE
+    ).exists()
 
 
 def _open_job(tenant: Any, defn: FieldDefinition) -> FieldMigration | None:
@@ -68,7 +150,8 @@ def field_definition_update(
     *, tenant: Any, actor: Any, defn: FieldDefinition, data: dict[str, Any], now: dt.datetime | None = None
 ) -> tuple[FieldDefinition, FieldMigration | None]:
     """Change a definition. Renaming the key or changing the type queues a job that migrates the stored
-    values; switching indexing on or off queues a reindex. One change of key or type at a time."""
+    values; switching indexing on or off queues a reindex. One change of key or type at a time. Switching
+    `unique` takes effect at once (see _switch_unique); on, it is refused while stored values collide."""
     require_admin(actor)
     now = now or clock.now()
     unknown = set(data) - DEFINITION_ATTRS
@@ -90,9 +173,18 @@ def field_definition_update(
         raise FieldInvalid(
             _("Rename and change the type in two steps."), code="one_change_at_a_time", field="key"
         )
-    if changed.unique != locked.unique:
+    if not isinstance(changed.unique, bool):
+        raise FieldInvalid(_("unique must be true or false."), field="unique")
+    unique_switched = changed.unique != locked.unique
+    if unique_switched and (renamed or retyped):
         raise FieldInvalid(
-            _("unique is fixed when the field is created."), code="unique_fixed", field="unique"
+            _("Change unique and the key or type in two steps."), code="one_change_at_a_time", field="unique"
+        )
+    if unique_switched and _is_lead_type_link(tenant, locked):
+        raise Conflict(
+            _("The lead field of a lead type stays unique: each record extends one lead."),
+            code="field_protected",
+            field="unique",
         )
     if (retyped and locked.field_type == T.REFERENCE) or (
         retyped and changed.field_type in (T.REFERENCE, T.FILE)
@@ -114,7 +206,10 @@ def field_definition_update(
         raise Conflict(
             _("Field %(field)s exists already.") % {"field": changed.key}, code="duplicate_field", field="key"
         )
-    changed.save()
+    if unique_switched:
+        _switch_unique(tenant, locked, changed)  # index rows in line at once: no job
+    else:
+        changed.save()
     after = definition_snapshot(changed)
     diff_before, diff_after = changed_fields(before, after)
     job = None
@@ -131,7 +226,7 @@ def field_definition_update(
             {"old_type": locked.field_type, "new_type": changed.field_type},
             now,
         )
-    elif is_indexed(changed) != is_indexed(locked) or (
+    elif (not unique_switched and is_indexed(changed) != is_indexed(locked)) or (
         changed.field_type == T.MULTI_CHOICE and changed.choices != locked.choices
     ):
         job = _job(tenant, actor, changed, Action.REINDEX, {}, now)
@@ -159,20 +254,10 @@ def field_definition_delete(
     locked = FieldDefinition.objects.select_for_update().get(tenant=tenant, pk=defn.pk)
     if _open_job(tenant, locked) is not None:
         raise Conflict(_("A migration of this field is still running."), code="migration_running")
-    if (
-        locked.object_type != LEAD
-        and locked.key == "lead"
-        and locked.field_type == T.REFERENCE
-        and locked.required
-    ):
-        from leadsea.metadata.models import ObjectType
-
-        if ObjectType.objects.filter(
-            tenant=tenant, key=locked.object_type, kind=ObjectType.Kind.LEAD_TYPE
-        ).exists():
-            raise Conflict(
-                _("The lead field of a lead type cannot be deleted."), code="field_protected", field="key"
-            )
+    if _is_lead_type_link(tenant, locked):
+        raise Conflict(
+            _("The lead field of a lead type cannot be deleted."), code="field_protected", field="key"
+        )
     before = definition_snapshot(locked)
     locked.is_active = False
     locked.save(update_fields=["is_active"])

@@ -4,13 +4,15 @@ index (CustomValue), the same for leads and custom records."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
+from django.db import connections
 from django.db.models import CharField, Expression, F, FloatField, Q, QuerySet
 from django.db.models.fields.json import KT
 from django.db.models.functions import Cast
 from django.db.models.lookups import Exact, GreaterThan, GreaterThanOrEqual, LessThan, LessThanOrEqual
+from django.db.models.query import ModelIterable
 from django.utils.translation import gettext as _
 
 from leadsea.core.errors import FieldInvalid, NotFound
@@ -283,8 +285,10 @@ def custom_filters_apply(
     json_field: str,
     filters: dict[str, str] | None,
     definitions: list[FieldDefinition] | None = None,
+    stats: dict[str, Any] | None = None,
 ) -> QuerySet[Any]:
-    """Apply `cf_` filters ({"level": "A", "seats__gte": "10", "name__contains": "川"}).
+    """Apply `cf_` filters ({"level": "A", "seats__gte": "10", "name__contains": "川"}). `stats`, when
+    given, gets `selective: True` when the records were narrowed to a few ids (see custom_ordering).
 
     Each equality or range filter first reads at most SELECTIVE_MAX + 1 matching ids from the side index
     (an index-only range scan). Selective filters are intersected and the query reads just those records;
@@ -339,7 +343,129 @@ def custom_filters_apply(
             qs = qs.filter(pk__in=side.values("record_id"))
     if selective:
         qs = qs.filter(pk__in=sorted(set.intersection(*selective)))
+        if stats is not None:
+            stats["selective"] = True
     return qs
+
+
+# A page sorted by a custom field is looked for among the first entries of the side index in that order:
+# at least WALK_FACTOR x the rows up to the page's end (at most WALK_MAX) and
+#  - WALK_RECORDS entries read with their record, one by one (a record read costs ~7 us), or, when the
+#    list has equality filters on other fields, which the index itself can check:
+#  - WALK_PROBED entries checked one by one in those filters' index entries (~4 us each; only the entries
+#    that pass read their record), then WALK_HASHED entries checked at once against a hash of those
+#    filters' entries (a fixed cost, ~20 ms per 100,000 entries of the filter's value, then ~0.5 us each).
+# A page not found there is sorted from the filtered records' JSON values instead.
+WALK_RECORDS = 10_000
+WALK_PROBED = 2_000
+WALK_HASHED = 50_000
+WALK_FACTOR = 20
+WALK_MAX = 100_000
+
+
+class SideIndexOrder(ModelIterable):
+    """How a list sorted by a custom field (custom_ordering) is read, page by page: walking the side index
+    in the sort order and stopping at the page, instead of sorting every record the filters let through.
+
+    One query reads the page's record ids: the first entries of the field's index in sort order
+    (`(tenant, object_type, field_key, value, record_id)`, an ordered index-only range scan, bounded by
+    the list's own filters on that field), each checked against the list's own query (its filters and the
+    caller's scope exactly as written: a semi-join probing the records' primary key), in index order,
+    LIMIT/OFFSET of the page: PostgreSQL stops walking once the page is full. Equality filters on other
+    custom fields are checked in the index first (see WALK_PROBED and WALK_HASHED). A full page found so
+    is the answer: every record past the walked entries sorts after them. A short one (the filters reject
+    nearly all walked entries, the page reaches the records without a value, or no page was asked for)
+    falls back to the queryset as built, which sorts the filtered records by their JSON value (empty
+    values last): the same order. A second query reads the page's records by id (select_related kept;
+    prefetches run on the result as usual). Only plain evaluation walks: values(), count() and the like
+    use the queryset as built."""
+
+    tenant: Any = None
+    object_type = ""
+    key = ""
+    column = "value_num"
+    descending = False
+    bounds: tuple[tuple[str, Any], ...] = ()  # the list's own filters on the sort field: prune the walk
+    # (field key, column, value) of the list's equality filters on other fields, checked in the index.
+    checks: tuple[tuple[str, str, Any], ...] = ()
+    order_by: tuple[Any, ...] = ()  # the ordering custom_ordering set: reordered or reversed, no walk
+
+    def __iter__(self) -> Iterator[Any]:
+        qs = self.queryset
+        low, high = qs.query.low_mark, qs.query.high_mark
+        ids: list[int] = []
+        walkable = qs.query.standard_ordering and tuple(qs.query.order_by) == self.order_by
+        if high is not None and walkable:
+            stages = (
+                [("probe", WALK_PROBED), ("hash", WALK_HASHED)] if self.checks else [("probe", WALK_RECORDS)]
+            )
+            for how, entries in stages:
+                walk = min(WALK_MAX, max(entries, WALK_FACTOR * high))
+                ids = self._page_ids(qs, low, high, walk=walk, how=how)
+                if len(ids) == high - low:
+                    break
+        if high is None or not walkable or len(ids) < high - low:
+            fallback = qs.prefetch_related(None)  # the evaluated queryset prefetches on the result
+            fallback._iterable_class = ModelIterable
+            yield from fallback
+            return
+        found = {obj.pk: obj for obj in self._base(qs).filter(pk__in=ids)}
+        yield from (found[i] for i in ids if i in found)
+
+    @staticmethod
+    def _base(qs: QuerySet[Any]) -> QuerySet[Any]:
+        base = qs.prefetch_related(None)
+        base.query.clear_limits()
+        base.query.clear_ordering(force=True)
+        base._iterable_class = ModelIterable
+        return base
+
+    def _page_ids(self, qs: QuerySet[Any], low: int, high: int, *, walk: int, how: str) -> list[int]:
+        """The page's ids among the first `walk` index entries. `how`: "probe" checks the equality
+        filters entry by entry (a scalar subquery: PostgreSQL keeps it a probe per entry, in order, so
+        the walk stops at the page); "hash" checks the window's entries against them at once (EXISTS: a
+        hash semi-join, unordered), sorts what passes, and only then reads records up to the page."""
+        members_sql, members_p = self._base(qs).values("pk").query.get_compiler(using=qs.db).as_sql()
+        col, table = self.column, CustomValue._meta.db_table
+        order = "DESC" if self.descending else "ASC"
+        bounds, bounds_p = "", []
+        for op, value in self.bounds:
+            bounds += f" AND {col} {op} %s"
+            bounds_p.append(value)
+        entries = (
+            f"SELECT record_id, {col} AS v FROM {table} WHERE tenant_id = %s AND object_type = %s "
+            f"AND field_key = %s AND {col} IS NOT NULL{bounds} ORDER BY {col} {order}, record_id {order} "
+            "LIMIT %s"
+        )
+        entries_p = [self.tenant.pk, self.object_type, self.key, *bounds_p, walk]
+        checks, checks_p = "", []
+        for key, column, value in self.checks:
+            probe = (
+                f"SELECT 1 FROM {table} f WHERE f.tenant_id = %s AND f.object_type = %s AND f.field_key = %s "
+                f"AND f.{column} = %s AND f.record_id = w.record_id"
+            )
+            checks += f" AND ({probe} LIMIT 1) = 1" if how == "probe" else f" AND EXISTS ({probe})"
+            checks_p += [self.tenant.pk, self.object_type, key, value]
+        if how == "hash":
+            # Sorted candidates first; OFFSET 0 keeps PostgreSQL from merging them into the record reads.
+            fence = " OFFSET 0" if connections[qs.db].vendor == "postgresql" else ""
+            entries = (
+                f"SELECT w.record_id, w.v FROM ({entries}) w WHERE 1 = 1{checks} "
+                f"ORDER BY w.v {order}, w.record_id {order}{fence}"
+            )
+            checks = ""
+        sql = (
+            f"SELECT w.record_id FROM ({entries}) w WHERE w.record_id IN ({members_sql}){checks} "
+            f"ORDER BY w.v {order}, w.record_id {order} LIMIT %s OFFSET %s"
+        )
+        params = [*entries_p, *(checks_p if how == "hash" else []), *members_p]
+        params += [*(checks_p if how == "probe" else []), high - low, low]
+        with connections[qs.db].cursor() as cursor:
+            cursor.execute(sql, params)
+            return [row[0] for row in cursor.fetchall()]
+
+
+BOUND_OPS = {"eq": "=", "gte": ">=", "lte": "<=", "gt": ">", "lt": "<"}
 
 
 def custom_ordering(
@@ -350,9 +476,15 @@ def custom_ordering(
     json_field: str,
     ordering: str,
     definitions: list[FieldDefinition] | None = None,
+    filters: dict[str, str] | None = None,
+    selective: bool = False,
 ) -> QuerySet[Any]:
-    """Order by a custom field (`cf_seats`, `-cf_seats`), empty values last, then by id. Reads the row's
-    JSON value: cheap on a filtered set; sorting a whole large object this way is a full sort."""
+    """Order by a custom field (`cf_seats`, `-cf_seats`), empty values last, then by id. The order is the
+    row's JSON value; an indexed field's pages are read by walking the side index in that order and
+    stopping at the page (SideIndexOrder), so a broad list stays fast at 1M records. `filters`: the `cf_`
+    filters already applied to `qs`: those on the sort field bound the walk, equalities on others are
+    checked in the index as it walks. `selective`: the filters narrowed `qs` to a few ids
+    (custom_filters_apply's stats): sorting those is cheaper than any walk."""
     descending = ordering.startswith("-")
     key = ordering.lstrip("-").removeprefix("cf_")
     defs = {
@@ -379,8 +511,42 @@ def custom_ordering(
         expr = KT(f"{json_field}__{key}")
     qs = qs.alias(_cf_sort=expr)
     if descending:
-        return qs.order_by(F("_cf_sort").desc(nulls_last=True), "-id")
-    return qs.order_by(F("_cf_sort").asc(nulls_last=True), "id")
+        qs = qs.order_by(F("_cf_sort").desc(nulls_last=True), "-id")
+    else:
+        qs = qs.order_by(F("_cf_sort").asc(nulls_last=True), "id")
+    from leadsea.metadata.values import is_indexed
+
+    if selective or not is_indexed(defn):
+        return qs
+    column = "value_num" if defn.field_type in NUM_COLUMN_TYPES else "value_text"
+    bounds, checks = [], []
+    for name, raw in (filters or {}).items():
+        f_key, op = split_filter(name, defs)
+        f_defn = defs.get(f_key)
+        if f_defn is None or op not in BOUND_OPS:
+            continue
+        f_column, value = _check_parse(f_defn, op, raw, tenant)
+        if f_column == "value_text" and len(value) >= 255:
+            continue  # the index holds a prefix: only the record's own value decides
+        if f_key == key and f_column == column:
+            bounds.append((BOUND_OPS[op], value))
+        elif f_key != key and op == "eq":
+            checks.append((f_key, f_column, value))
+    qs._iterable_class = type(
+        "SideIndexOrder",
+        (SideIndexOrder,),
+        {
+            "tenant": tenant,
+            "object_type": object_type,
+            "key": key,
+            "column": column,
+            "descending": descending,
+            "bounds": tuple(bounds),
+            "checks": tuple(checks),
+            "order_by": tuple(qs.query.order_by),
+        },
+    )
+    return qs
 
 
 def records_search(
@@ -397,6 +563,7 @@ def records_search(
     if q and q.strip():
         qs = qs.filter(display_name__icontains=q.strip())
     defs = field_definitions(tenant=tenant, object_type=object_type.key)
+    stats: dict[str, Any] = {}
     qs = custom_filters_apply(
         qs,
         tenant=tenant,
@@ -404,6 +571,7 @@ def records_search(
         json_field="data",
         filters=custom_filters,
         definitions=defs,
+        stats=stats,
     )
     plain = {
         "-updated": ("-updated_at", "-id"),
@@ -423,6 +591,8 @@ def records_search(
             json_field="data",
             ordering=ordering,
             definitions=defs,
+            filters=custom_filters,
+            selective=bool(stats.get("selective")),
         )
     raise FieldInvalid(
         _("ordering must be one of %(choices)s or cf_<field>.") % {"choices": ", ".join(plain)},

@@ -3,10 +3,13 @@ a custom record, rebuilt set-based after bulk loads and field migrations."""
 
 from __future__ import annotations
 
+import copy
+import hashlib
 from collections.abc import Iterable
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Count
 from django.utils.translation import gettext as _
 
 from leadsea.core.errors import Conflict
@@ -52,6 +55,88 @@ def _definitions(
     return [d for d in definitions if is_indexed(d)]
 
 
+def unique_writers_lock(*, tenant: Any, object_type: str, exclusive: bool = False) -> None:
+    """Serialize a change of `unique` with the writers of an object's index rows (PostgreSQL).
+
+    Writers (custom_values_sync, custom_values_rebuild) take the object's transaction-level advisory lock
+    shared, then read which fields are unique; switching `unique` on or off takes it exclusively for its
+    transaction. So no writer that read the old definition can still insert index rows once the switch
+    has flagged (or checked) the existing ones: it either committed before the switch began, or it reads
+    the new definition after it. Shared holders do not wait for each other, and the lock lives in memory
+    (no row is written). SQLite needs none: its IMMEDIATE transactions already run one writer at a time."""
+    if connection.vendor != "postgresql" or not connection.in_atomic_block:
+        return
+    digest = hashlib.blake2b(f"leadsea.unique:{tenant.pk}:{object_type}".encode(), digest_size=8).digest()
+    key = int.from_bytes(digest, "big", signed=True)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {'pg_advisory_xact_lock' if exclusive else 'pg_advisory_xact_lock_shared'}(%s)", [key]
+        )
+
+
+def _with_current_unique(
+    tenant: Any, object_type: str, definitions: list[FieldDefinition]
+) -> list[FieldDefinition]:
+    """The definitions a caller read earlier, with `unique` as it is now (read under the writers' lock)."""
+    if connection.vendor != "postgresql":
+        return definitions
+    unique = set(
+        FieldDefinition.objects.filter(
+            tenant=tenant, object_type=object_type, is_active=True, unique=True
+        ).values_list("key", flat=True)
+    )
+    out = []
+    for d in definitions:
+        if d.unique != (d.key in unique):
+            d = copy.copy(d)
+            d.unique = d.key in unique
+        out.append(d)
+    return out
+
+
+def unique_duplicates(
+    *, tenant: Any, object_type: str, defn: FieldDefinition, from_index: bool, limit: int = 5
+) -> tuple[list[tuple[str, int]], int]:
+    """The values of one field that more than one record holds, compared as the unique index compares them
+    (`value_text`, the first 255 characters): up to `limit` examples (most frequent first) with their
+    record counts, and how many values are taken more than once in all.
+
+    `from_index`: read the side index (an index-only scan of the field's (value_text, record_id) entries,
+    grouped in the database as it streams, so memory stays flat at any size); else the records' JSON
+    with the very expressions the set-based rebuild writes into the index (a field without index rows)."""
+    if from_index:
+        groups = (
+            CustomValue.objects.filter(tenant=tenant, object_type=object_type, field_key=defn.key)
+            .values("value_text")
+            .annotate(n=Count("id"))
+            .filter(n__gt=1)
+        )
+        examples = [
+            (str(v), int(n))
+            for v, n in groups.order_by("-n", "value_text").values_list("value_text", "n")[:limit]
+        ]
+        return examples, groups.count() if len(examples) >= limit else len(examples)
+    table, column, where, where_p = _source(tenant, object_type)
+    text, _num, text_p, _num_p = _expressions(defn, f"r.{column}")
+    pg = connection.vendor == "postgresql"
+    present = f"r.{column} ->> %s IS NOT NULL" if pg else f"json_type(r.{column}, %s) NOT IN ('null')"
+    present_p = [defn.key] if pg else [f"$.{defn.key}"]
+    grouped = (
+        f"SELECT {text} AS v, COUNT(*) AS n FROM {table} r WHERE r.tenant_id = %s AND {present}"
+        + where.replace("object_type_id", "r.object_type_id")
+        + " GROUP BY 1 HAVING COUNT(*) > 1"
+    )
+    params = [*text_p, tenant.pk, *present_p, *where_p]
+    with connection.cursor() as cursor:
+        cursor.execute(f"{grouped} ORDER BY 2 DESC, 1 LIMIT %s", [*params, limit])
+        found = [(str(v), int(n)) for v, n in cursor.fetchall()]
+        total = len(found)
+        if total >= limit:
+            cursor.execute(f"SELECT COUNT(*) FROM ({grouped}) d", params)
+            total = int(cursor.fetchone()[0])
+    return found, total
+
+
 def custom_values_delete(
     *, tenant: Any, object_type: str, record_id: int, field_keys: Iterable[str] | None = None
 ) -> None:
@@ -70,7 +155,11 @@ def custom_values_sync(
     definitions: list[FieldDefinition] | None = None,
 ) -> None:
     """Replace the index rows of one record; a value taken by another record of a unique field is a
-    Conflict naming the field (also when two writers race: the partial unique index decides)."""
+    Conflict naming the field (also when two writers race: the partial unique index decides). Which fields
+    are unique is read under the writers' lock, so a concurrent switch of `unique` is never missed."""
+    unique_writers_lock(tenant=tenant, object_type=object_type)
+    if definitions is not None:
+        definitions = _with_current_unique(tenant, object_type, definitions)
     defs = _definitions(tenant, object_type, definitions)
     rows = [
         CustomValue(
@@ -117,6 +206,37 @@ def _check_unique(
             code="duplicate_value",
             field=f"custom_fields.{defn.key}",
         )
+
+
+def check_unique_free(
+    *,
+    tenant: Any,
+    object_type: str,
+    definitions: list[FieldDefinition],
+    data: dict[str, Any],
+    claimed: dict[str, set[str]],
+) -> None:
+    """For a record not written yet (a batch of them, as intake makes): raise the Conflict custom_values_sync
+    would raise when a unique value in `data` is taken in the tenant's index or by a record earlier in the
+    batch (`claimed`, field key -> values, updated here)."""
+    for d in definitions:
+        if not d.unique or d.key not in data:
+            continue
+        rows = index_rows(d, data[d.key])
+        if not rows or rows[0][0] is None:
+            continue
+        text = rows[0][0]
+        if text in claimed.setdefault(d.key, set()):
+            raise Conflict(
+                _("%(field)s: the value %(value)s is taken by another record.")
+                % {"field": d.key, "value": text},
+                code="duplicate_value",
+                field=f"custom_fields.{d.key}",
+            )
+        _check_unique(tenant, object_type, d, 0, text)
+    for d in definitions:
+        if d.unique and d.key in data and (rows := index_rows(d, data[d.key])) and rows[0][0] is not None:
+            claimed[d.key].add(rows[0][0])
 
 
 def _source(tenant: Any, object_type: str) -> tuple[str, str, str, list[Any]]:
@@ -175,20 +295,21 @@ def custom_values_rebuild(
     Returns the rows written."""
     from leadsea.metadata.selectors import field_definitions
 
-    defs = [d for d in field_definitions(tenant=tenant, object_type=object_type) if is_indexed(d)]
-    if field_keys is not None:
-        wanted = set(field_keys)
-        defs = [d for d in defs if d.key in wanted]
+    keys = None if field_keys is None else list(field_keys)
     table, column, where, where_p = _source(tenant, object_type)
     values_table = CustomValue._meta.db_table
     pg = connection.vendor == "postgresql"
     written = 0
     with transaction.atomic(), connection.cursor() as cursor:
+        unique_writers_lock(tenant=tenant, object_type=object_type)
+        defs = [d for d in field_definitions(tenant=tenant, object_type=object_type) if is_indexed(d)]
+        if keys is not None:
+            defs = [d for d in defs if d.key in keys]
         delete = f"DELETE FROM {values_table} WHERE tenant_id = %s AND object_type = %s"
         delete_p: list[Any] = [tenant.pk, object_type]
-        if field_keys is not None:
-            delete += " AND field_key IN (" + ", ".join(["%s"] * len(list(field_keys))) + ")"
-            delete_p += list(field_keys)
+        if keys is not None:
+            delete += " AND field_key IN (" + ", ".join(["%s"] * len(keys)) + ")"
+            delete_p += keys
         if record_ids is not None:
             delete += " AND record_id > %s AND record_id <= %s"
             delete_p += list(record_ids)

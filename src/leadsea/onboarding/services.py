@@ -6,18 +6,23 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import os
 import re
 import secrets
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import make_password
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
 from leadsea.audit.services import change_record, changed_fields
 from leadsea.core import clock
-from leadsea.core.errors import DomainError
+from leadsea.core.errors import Conflict, DomainError, FieldInvalid
 from leadsea.core.tenancy_guard import unscoped
 from leadsea.metadata.services import field_definition_create, object_type_create
 from leadsea.onboarding.errors import (
@@ -53,6 +58,9 @@ SPEC_KEYS = {
 ORG_KINDS = ("region", "city", "team")
 KEY_RE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 MAX_ROWS = 5000
+# Password hashing is slow by design (PBKDF2, ~0.2-0.6 s each): it runs before the transaction, on up to
+# this many threads (hashlib releases the GIL, so they use every core).
+HASH_THREADS = max(1, min(8, os.cpu_count() or 1))
 
 
 # --- who may onboard ---------------------------------------------------------------------------------
@@ -449,6 +457,82 @@ def _at(where: str, exc: DomainError) -> DomainError:
     return copy
 
 
+def _row_error(row: UserRow, exc: DomainError) -> DomainError:
+    """An error about one user, named by its CSV line or its place in the spec."""
+    if row.line is not None:
+        return CsvInvalid(
+            _("line %(line)s: %(message)s") % {"line": row.line, "message": exc.message},
+            line=row.line,
+            field=row.where,
+            code=exc.code,
+        )
+    return _at(row.where, exc)
+
+
+def _user_exists(row: UserRow) -> DomainError:
+    return _row_error(
+        row,
+        Conflict(
+            _("User %(username)s exists; they join this tenant with their own password.")
+            % {"username": row.username},
+            code="user_exists",
+            field="password",
+        ),
+    )
+
+
+@dataclass
+class Credentials:
+    """The passwords of a plan's new users, checked and hashed before anything is written."""
+
+    encoded: dict[str, str] = field(default_factory=dict)  # username -> hashed password, new users only
+    generated: dict[str, str] = field(default_factory=dict)  # username -> made-up password (shown once)
+
+
+def hash_passwords(passwords: list[str]) -> list[str]:
+    """make_password of each, in order, with the configured (production) hasher on HASH_THREADS threads."""
+    if len(passwords) < 2 or HASH_THREADS == 1:
+        return [make_password(p) for p in passwords]
+    with ThreadPoolExecutor(max_workers=min(HASH_THREADS, len(passwords))) as pool:
+        return list(pool.map(make_password, passwords))
+
+
+def onboarding_credentials(*, plan: Plan) -> Credentials:
+    """Check the passwords of the plan's users (an existing person joins with their own: giving one is
+    `user_exists`; a weak one is `weak_password`, naming the line) and hash those of the new users, making
+    one up for a new user given none. No write and no transaction: hashing 200 passwords takes tens of
+    seconds, which the onboarding transaction must not hold its locks for (SQLite has one writer)."""
+    User = get_user_model()
+    rows = [*([plan.admin] if plan.admin else []), *plan.users]
+    names = [r.username for r in rows]
+    existing: set[str] = set()
+    for i in range(0, len(names), 500):
+        existing |= set(
+            User.objects.filter(username__in=names[i : i + 500]).values_list("username", flat=True)
+        )
+    out = Credentials()
+    to_hash: list[tuple[str, str]] = []
+    for row in rows:
+        if row.username in existing:
+            if row.password:
+                raise _user_exists(row)
+            continue
+        password = row.password
+        if password:
+            try:
+                validate_password(password, User(username=row.username, first_name=row.name[:150]))
+            except DjangoValidationError as exc:
+                raise _row_error(
+                    row, FieldInvalid(" ".join(exc.messages), code="weak_password", field="password")
+                )
+        else:
+            password = secrets.token_urlsafe(12)
+            out.generated[row.username] = password
+        to_hash.append((row.username, password))
+    out.encoded = dict(zip([u for u, _p in to_hash], hash_passwords([p for _u, p in to_hash]), strict=True))
+    return out
+
+
 def _member(
     tenant: Tenant,
     row: UserRow,
@@ -456,17 +540,28 @@ def _member(
     actor: Any,
     now: dt.datetime,
     out: Onboarded,
+    credentials: Credentials,
 ) -> Membership:
-    password = row.password
-    exists = get_user_model().objects.filter(username=row.username).exists()
-    if not password and not exists:
-        password = secrets.token_urlsafe(12)
-        out.generated_passwords[row.username] = password
+    """The user (created with the password hashed beforehand) and their membership, by user_create."""
+    User = get_user_model()
+    encoded = credentials.encoded.get(row.username)
+    if encoded is not None:
+        if User.objects.filter(username=row.username).exists():  # created since the credentials were made
+            if row.password:
+                raise _user_exists(row)
+        else:
+            try:
+                with transaction.atomic():
+                    User.objects.create(username=row.username, first_name=row.name[:150], password=encoded)
+            except IntegrityError:  # and another writer just took the username
+                raise _user_exists(row)
+            if row.username in credentials.generated:
+                out.generated_passwords[row.username] = credentials.generated[row.username]
     try:
         return user_create(
             tenant=tenant,
             username=row.username,
-            password=password,
+            password=None,  # the user exists now: user_create adds the membership and its audit row
             role=row.role,
             org_unit=units[row.org],
             display_name=row.name,
@@ -474,14 +569,7 @@ def _member(
             now=now,
         )
     except DomainError as exc:
-        if row.line is not None:
-            raise CsvInvalid(
-                _("line %(line)s: %(message)s") % {"line": row.line, "message": exc.message},
-                line=row.line,
-                field=row.where,
-                code=exc.code,
-            )
-        raise _at(row.where, exc)
+        raise _row_error(row, exc)
 
 
 def _replace_pipeline(tenant: Tenant, content: dict[str, Any]) -> None:
@@ -558,12 +646,18 @@ def _create_objects(tenant: Tenant, content: dict[str, Any], now: dt.datetime) -
     return len(objects), fields
 
 
-@transaction.atomic
 def tenant_onboard(*, spec: Any, actor: Any = None, now: dt.datetime | None = None) -> Onboarded:
     """Create a business line from a spec: the tenant, its org tree, its users, and the template content
-    with the spec's adjustments. All or nothing; one `tenant.onboard` audit row names `actor` (a user)."""
+    with the spec's adjustments. The spec is checked and the passwords hashed first, then everything is
+    written in one transaction: all or nothing. One `tenant.onboard` audit row names `actor` (a user)."""
     now = now or clock.now()
     plan = onboarding_plan(spec=spec)
+    credentials = onboarding_credentials(plan=plan)
+    return _onboard_write(plan=plan, credentials=credentials, actor=actor, now=now)
+
+
+@transaction.atomic
+def _onboard_write(*, plan: Plan, credentials: Credentials, actor: Any, now: dt.datetime) -> Onboarded:
     try:
         with transaction.atomic():
             tenant = tenant_create(
@@ -596,8 +690,8 @@ def tenant_onboard(*, spec: Any, actor: Any = None, now: dt.datetime | None = No
             raise _error(row.where, exc.message, row.line, code=exc.code)
     assert plan.admin is not None  # onboarding_plan requires it by default
     out = Onboarded(tenant=tenant, admin=None)  # type: ignore[arg-type]
-    out.admin = _member(tenant, plan.admin, units, actor, now, out)
-    out.members = [_member(tenant, row, units, actor, now, out) for row in plan.users]
+    out.admin = _member(tenant, plan.admin, units, actor, now, out, credentials)
+    out.members = [_member(tenant, row, units, actor, now, out, credentials) for row in plan.users]
     content = plan.content
     _replace_pipeline(tenant, content)
     n_objects, n_fields = _create_objects(tenant, content, now)

@@ -8,10 +8,12 @@ from django.contrib import messages
 from django.contrib.auth import authenticate, login, logout
 from django.core.paginator import Paginator
 from django.db import connection
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.cache import patch_vary_headers
+from django.utils.functional import cached_property
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
@@ -21,7 +23,7 @@ from leadsea.audit.selectors import changes_for
 from leadsea.core.errors import DomainError
 from leadsea.leads.merchant import merchant_360
 from leadsea.leads.models import Lead
-from leadsea.leads.selectors import lead_cities, lead_get, leads_search
+from leadsea.leads.selectors import COUNT_CAP, lead_cities, lead_get, leads_count_capped, leads_search
 from leadsea.leads.services import can_edit, lead_create, lead_update
 from leadsea.metadata.selectors import field_definitions
 from leadsea.pipeline.services import lead_stage_set
@@ -109,6 +111,41 @@ def _ctx(request: HttpRequest) -> tuple[Any, Any]:
     return request.tenant, request.membership  # type: ignore[attr-defined]
 
 
+class CappedPaginator(Paginator):
+    """Django's paginator, counting as the API counts (leads_count_capped): no further than COUNT_CAP or
+    one page past the page asked for, so a list over 1M leads never counts them all. Past the cap the count
+    reads "10,000+" and the page total "400+"."""
+
+    def __init__(self, object_list: QuerySet[Lead], per_page: int, *, page: Any) -> None:
+        super().__init__(object_list, per_page)
+        self.leads = object_list
+        try:
+            number = max(1, int(page))
+        except (TypeError, ValueError):
+            number = 1
+        self.cap = max(COUNT_CAP, (number + 1) * per_page)  # a "next" link as long as there is more
+
+    @cached_property
+    def _counted(self) -> tuple[int, bool]:
+        return leads_count_capped(self.leads, cap=self.cap)
+
+    @cached_property
+    def count(self) -> int:
+        return self._counted[0]
+
+    @property
+    def count_exact(self) -> bool:
+        return self._counted[1]
+
+    @property
+    def count_display(self) -> str:
+        return f"{self.count:,}" if self.count_exact else f"{self.count:,}+"
+
+    @property
+    def num_pages_display(self) -> str:
+        return f"{self.num_pages}" if self.count_exact else f"{self.num_pages}+"
+
+
 @tenant_required
 @require_GET
 def lead_list(request: HttpRequest) -> HttpResponse:
@@ -128,7 +165,7 @@ def lead_list(request: HttpRequest) -> HttpResponse:
         )
     except DomainError as exc:
         error, qs = exc.message, Lead.objects.none()
-    page = Paginator(qs, PAGE_SIZE).get_page(params.get("page"))
+    page = CappedPaginator(qs, PAGE_SIZE, page=params.get("page")).get_page(params.get("page"))
     query = params.copy()
     query.pop("page", None)
     context = {

@@ -269,3 +269,22 @@ def test_http_items_have_the_documented_shape_and_match_the_lead_api(org, api_as
     assert items[0]["lead"] == client.get(f"/api/v1/leads/{lead.pk}").json()
     assert items[0]["pool_status"] == "mine" and items[0]["lead"]["tags"] == ["早餐"]
     assert items[0]["last_visit"]["verified"] is True and items[0]["last_visit"]["by_me"] is True
+
+
+def test_postgresql_runs_the_search_as_a_prepared_statement_with_its_generic_plan(org, time_machine):
+    """Django turns psycopg's prepared statements off; core.hotsql turns them back on for its statements
+    only, and the session plans them once (plan_cache_mode): no planning on every search."""
+    if connection.vendor != "postgresql":
+        pytest.skip("prepared statements are PostgreSQL's")
+    time_machine.move_to(T0, tick=False)
+    scatter(org, 60)
+    for _ in range(3):
+        leads_nearby(tenant=org.tenant, membership=org.bd1, lat=CENTRE[0], lng=CENTRE[1], radius_m=1000)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements WHERE from_sql = false")
+        prepared = [row[0] for row in cursor.fetchall()]
+        cursor.execute("SHOW plan_cache_mode")
+        mode = cursor.fetchone()[0]
+    assert any("leads_lead" in sql and "asin(sqrt(" in sql for sql in prepared), prepared
+    assert not any("django_" in sql for sql in prepared)  # Django's own queries stay unprepared
+    assert mode == "force_generic_plan"

@@ -125,6 +125,11 @@ elif _db["ENGINE"] == "django.db.backends.postgresql":
 # The hot-path raw queries (core/hotsql.py) run as prepared statements on PostgreSQL; turn off behind a
 # pooler that cannot keep them (PgBouncer in transaction mode before 1.21).
 PG_PREPARED_STATEMENTS = env_bool("LEADSEA_PG_PREPARED_STATEMENTS", True)
+if _db["ENGINE"] == "django.db.backends.postgresql" and PG_PREPARED_STATEMENTS:
+    # Prepared statements (only core.hotsql's) run their generic plan: no planning on every call.
+    _db["OPTIONS"]["options"] = (
+        _db["OPTIONS"].get("options", "") + " -c plan_cache_mode=force_generic_plan"
+    ).strip()
 DATABASES = {"default": _db}
 if os.environ.get("LEADSEA_TEST_DB_NAME"):
     DATABASES["default"]["TEST"] = {"NAME": os.environ["LEADSEA_TEST_DB_NAME"]}

@@ -42,7 +42,7 @@ def _review(membership: Any, language: str) -> str:
             "language": "zh-hans",
             "time_zone": "Asia/Shanghai",
             "template": "hotel",
-            "org_csv": "",
+            "org_csv": "path,name,kind,parent\n华东,,region,\n华东/上海,,city,\n华东/上海/静安一组,,team,\n",
             "users_csv": USERS_CSV,
         },
     )
@@ -68,7 +68,7 @@ def _policy_labels(html: str) -> list[str]:
                 "policy": ["每位 BD 私海线索上限（领取上限）", "领取后保护期天数"],
                 "types": ["单选", "整数", "小数", "关联", "电话", "日期", "金额"],
                 "kinds": ["线索类型", "自定义对象"],
-                "other": ["上海经理", "主管", "简体中文", "(总部)"],
+                "other": ["上海经理", "主管", "简体中文", "(总部)", "华东/上海 (城市)", "(团队)"],
             },
         ),
         (
@@ -77,7 +77,7 @@ def _policy_labels(html: str) -> list[str]:
                 "policy": ["Private leads per BD (claim limit)", "Protection days from the claim"],
                 "types": ["Choice", "Number", "Decimal", "Reference", "Phone", "Date", "Money"],
                 "kinds": ["Lead type", "Custom object"],
-                "other": ["上海经理", "Manager", "简体中文", "(HQ)"],
+                "other": ["上海经理", "Manager", "简体中文", "(HQ)", "华东/上海 (City)", "(Team)"],
             },
         ),
     ],
@@ -95,6 +95,7 @@ def test_the_review_step_says_words_not_keys(org, language, words):
     for word in words["other"]:
         assert word in html
     assert "(hq)" not in html and "· manager" not in html and "zh-hans</p>" not in html
+    assert not re.search(r"\((city|team|region)\)", html)  # org units by their kind in words
 
 
 def test_every_pool_rule_has_words_and_unknown_keys_stay_as_they_are():

@@ -85,7 +85,7 @@ def _review_context(request: HttpRequest, base: dict[str, Any], post: Any = None
             "label": template_label(TEMPLATES[plan.template], language),
             "description": template_description(TEMPLATES[plan.template], language),
         },
-        "org": ["/".join(r.names) + f" ({r.kind})" for r in plan.org],
+        "org": ["/".join(r.names) + f" ({_kind_label(r.kind)})" for r in plan.org],
         "users": plan.users,
         "visit_radius_m": post.get("visit_radius_m") if post is not None else content["visit_radius_m"],
         "policy": [(k, v) for k, v in policy.items()],
@@ -277,3 +277,13 @@ def modules_settings(request: HttpRequest) -> HttpResponse:
             ],
         },
     )
+
+
+def _kind_label(kind: str) -> str:
+    """An org unit kind in words (城市, Team), the key itself when unknown."""
+    from leadsea.tenancy.models import OrgUnit
+
+    try:
+        return str(OrgUnit.Kind(kind).label)
+    except ValueError:
+        return kind

@@ -3,6 +3,7 @@ view with supervisor actions, the policy editor, the ledger on the lead page."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -141,6 +142,9 @@ def test_policy_editor_admin_only_validates_and_records(org):
     admin = login(org.admin)
     page = text(admin.get(f"/pools/{pool.pk}/policy/"))
     assert 'name="claim_limit" value="200"' in page
+    # every rule in words (pools.rule_labels), none by its key
+    assert "Protection days from the claim" in page and "Private leads per BD (claim limit)" in page
+    assert not re.search(r">\s*(claim_limit|protection_days|no_visit_days|lock_limit)\s*<", page)
     form = {
         f: str(v)
         for f, v in [

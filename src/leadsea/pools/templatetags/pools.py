@@ -7,6 +7,7 @@ from typing import Any
 from django import template
 
 from leadsea.core import clock
+from leadsea.pools import rule_labels
 from leadsea.pools.rules import is_private
 from leadsea.pools.selectors import ledger_of
 from leadsea.pools.words import drop_in_words, urgency
@@ -45,3 +46,9 @@ def lead_pool_panel(context: Any, lead: Any) -> dict[str, Any]:
         "is_supervisor": membership.role != "bd",
         "csrf_token": context.get("csrf_token"),
     }
+
+
+@register.filter
+def pool_rule_label(key: str) -> str:
+    """A pool rule in words (pools.rule_labels), the key itself when unknown."""
+    return rule_labels.pool_rule_label(key)

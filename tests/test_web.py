@@ -469,3 +469,29 @@ def test_tenant_switch(org, other_org, api_as):
     assert "乙方的店" in html(client.get("/leads/"))
     r = client.post("/tenants/", {"tenant": org.tenant.slug})
     assert "甲方的店" in html(client.get("/leads/"))
+
+
+def test_the_city_filter_lists_the_tenants_cities_once_each_sorted(org, other_org):
+    """lead_cities skips through the (tenant, city) index; it answers what a DISTINCT over the leads does."""
+    from leadsea.leads.selectors import lead_cities
+    from leadsea.leads.services import lead_create
+
+    for name, city in [
+        ("甲", "北京"),
+        ("乙", "上海"),
+        ("丙", "北京"),
+        ("丁", ""),
+        ("戊", "Shenzhen"),
+        ("己", "上海"),
+    ]:
+        lead_create(tenant=org.tenant, actor=org.admin, data={"name": name, "city": city})
+    lead_create(tenant=other_org.tenant, actor=other_org.admin, data={"name": "别家", "city": "杭州"})
+    want = list(
+        Lead.objects.filter(tenant=org.tenant)
+        .exclude(city="")
+        .values_list("city", flat=True)
+        .distinct()
+        .order_by("city")
+    )
+    assert lead_cities(tenant=org.tenant) == want
+    assert set(want) == {"北京", "上海", "Shenzhen"} and "杭州" not in lead_cities(tenant=org.tenant)

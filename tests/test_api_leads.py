@@ -282,3 +282,20 @@ def test_openapi_and_docs(org, api_as):
 def test_healthz(db, client):
     r = client.get("/healthz")
     assert r.status_code == 200 and r.json() == {"status": "ok"}
+
+
+def test_postgresql_has_a_trigram_index_for_the_q_search(org, api_as):
+    """The q search is a substring match; on PostgreSQL a pg_trgm GIN index answers it (Chinese too)."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("pg_trgm is PostgreSQL's")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT indexdef FROM pg_indexes WHERE indexname = 'lead_search_trgm_idx'")
+        (indexdef,) = cursor.fetchone()
+        cursor.execute("SELECT show_trgm('海底捞')")
+        assert cursor.fetchone()[0]  # trigrams of Chinese text under the database's locale
+    assert "gin" in indexdef and "gin_trgm_ops" in indexdef and "search_text" in indexdef
+    api = api_as(org.admin)
+    api.post("/api/v1/leads", {"name": "海底捞火锅", "phone": "13800138000"})
+    assert [x["name"] for x in api.get("/api/v1/leads", {"q": "底捞火"}).json()["items"]] == ["海底捞火锅"]

@@ -143,6 +143,56 @@ def test_join_rate_limit_per_ip(org, settings):
     assert IntakeRecord.objects.filter(tenant=org.tenant).count() == limit + 1
 
 
+def test_behind_a_trusted_proxy_the_limit_counts_the_forwarded_client(org, settings):
+    """With LEADSEA_TRUSTED_PROXIES the client is the nearest X-Forwarded-For hop that is not a proxy; a
+    header from anyone else, or hops a client prepended, count for nothing."""
+    import ipaddress
+
+    from leadsea.intake import join_views
+
+    settings.TRUSTED_PROXIES = [ipaddress.ip_network("10.9.0.0/16")]
+    limit = join_views.JOIN_RATE_LIMIT
+
+    def post(i: int, forwarded: str, peer: str = "10.9.0.2") -> int:
+        data = {**STORE, "token": form_token(tenant_slug="acme", issued_at=time.time() - 10)}
+        data["phone"] = f"1390013{8100 + i}"
+        r = Client().post("/join/acme/", data, REMOTE_ADDR=peer, HTTP_X_FORWARDED_FOR=forwarded)
+        return int(r.status_code)
+
+    # One client behind two proxies; it rotates a spoofed left-most hop, which changes nothing.
+    for i in range(limit):
+        assert post(i, f"6.6.6.{i}, 203.0.113.7, 10.9.0.9") == 302, i
+    assert post(50, "6.6.6.99, 203.0.113.7, 10.9.0.9") == 429
+    assert post(51, "203.0.113.8, 10.9.0.9") == 302  # another client behind the same proxies
+    # A peer that is not a trusted proxy: its header is ignored, the peer is the client.
+    for i in range(limit):
+        assert post(60 + i, "203.0.113.7", peer="198.51.100.1") == 302
+    assert post(70, "203.0.113.99", peer="198.51.100.1") == 429
+
+
+def test_client_ip_walks_forwarded_hops_from_the_right(rf, settings):
+    import ipaddress
+
+    from leadsea.core.net import client_ip
+
+    def ip(peer: str, forwarded: str | None = None) -> str:
+        meta = {"REMOTE_ADDR": peer}
+        if forwarded is not None:
+            meta["HTTP_X_FORWARDED_FOR"] = forwarded
+        return client_ip(rf.get("/", **meta))
+
+    settings.TRUSTED_PROXIES = []
+    assert ip("10.0.0.5", "1.2.3.4") == "10.0.0.5"  # no trusted proxies: the header is never read
+    settings.TRUSTED_PROXIES = [ipaddress.ip_network("10.0.0.0/8"), ipaddress.ip_network("fd00::/8")]
+    assert ip("10.0.0.5", "1.2.3.4") == "1.2.3.4"
+    assert ip("10.0.0.5", "9.9.9.9, 1.2.3.4, 10.1.1.1") == "1.2.3.4"
+    assert ip("fd00::1", "2001:db8::7") == "2001:db8::7"
+    assert ip("10.0.0.5", "10.0.0.6") == "10.0.0.6"  # only proxies: the farthest one
+    assert ip("10.0.0.5", "1.2.3.4, not-an-ip") == "10.0.0.5"  # a malformed hop ends the walk
+    assert ip("10.0.0.5") == "10.0.0.5"
+    assert ip("") == "unknown"
+
+
 # --- the crowdsourcing role --------------------------------------------------------------------------------
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 BASE_DIR = Path(os.environ.get("LEADSEA_HOME", Path.cwd())).resolve()
@@ -206,6 +208,18 @@ CACHES = {
     if _cache_url.startswith(("redis://", "rediss://", "unix://"))
     else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
 }
+
+# Proxies (addresses or networks) whose X-Forwarded-For is believed: behind them the client is the nearest
+# address in that header that is not one of them (core.net.client_ip). Empty: the peer address is the client.
+TRUSTED_PROXIES: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = []
+for _proxy in os.environ.get("LEADSEA_TRUSTED_PROXIES", "").split(","):
+    if _proxy.strip():
+        try:
+            TRUSTED_PROXIES.append(ipaddress.ip_network(_proxy.strip(), strict=False))
+        except ValueError as exc:
+            raise ImproperlyConfigured(
+                f"LEADSEA_TRUSTED_PROXIES: {_proxy.strip()!r} is not an address or a network"
+            ) from exc
 
 LOGGING = {
     "version": 1,

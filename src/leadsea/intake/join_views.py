@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
 from leadsea.core.errors import DomainError
+from leadsea.core.net import client_ip
 from leadsea.intake.forms import JoinForm, StoreForm, form_token
 from leadsea.intake.models import IntakeSource
 from leadsea.intake.review import submission_status, submissions_of
@@ -38,13 +39,9 @@ def reference_code() -> str:
     return "".join(secrets.choice(_CODE_ALPHABET) for _ in range(10))
 
 
-def _client_ip(request: HttpRequest) -> str:
-    return request.META.get("REMOTE_ADDR") or "unknown"
-
-
 def _rate_limited(tenant: Tenant, request: HttpRequest) -> bool:
     """Count this post; True when the IP is over the limit. add+incr is atomic on locmem and Redis alike."""
-    key = f"leadsea:join:{tenant.pk}:{_client_ip(request)}"
+    key = f"leadsea:join:{tenant.pk}:{client_ip(request)}"
     cache.add(key, 0, timeout=JOIN_RATE_WINDOW)
     try:
         count = cache.incr(key)

@@ -203,7 +203,8 @@ def test_a_fixed_number_of_queries_whatever_the_history_holds(org):
 def test_sales_figures_convention():
     assert sales_amount(128000) == (128000.0, "")
     assert sales_amount("12,800") == (12800.0, "")
-    assert sales_amount("¥1.5万") == (15000.0, "")
+    assert sales_amount("¥1.5万") == (15000.0, "CNY")
+    assert sales_amount("12800元") == (12800.0, "CNY") and sales_amount("$900") == (900.0, "USD")
     assert sales_amount({"amount": "3000", "currency": "CNY"}) == (3000.0, "CNY")
     for bad in ("很多", "-5", True, None, "", [1], "1e400"):
         assert sales_amount(bad) is None, bad

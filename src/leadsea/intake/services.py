@@ -8,6 +8,7 @@ update), so its values are weighed, never silently overwritten."""
 
 from __future__ import annotations
 
+import json
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -715,6 +716,29 @@ class _NewLead:
     changed: bool = False  # another record of the batch changed its values (its keys are computed again)
 
 
+_CANDIDATE_COLUMNS = ("id", "name", "branch_name", "address", "city", "phones", "lat", "lng", "category")
+
+
+def _candidate_rows(tenant_id: int, lead_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+    """The matching fields of the candidate leads (not merged away), by id: plain SQL, tens of thousands of
+    rows a batch at 1M leads, where the ORM's values() cost a quarter of a millisecond a record."""
+    out: dict[int, dict[str, Any]] = {}
+    columns = ", ".join(_CANDIDATE_COLUMNS)
+    with connection.cursor() as cursor:
+        for chunk in _chunks(lead_ids):
+            cursor.execute(
+                f"SELECT {columns} FROM {Lead._meta.db_table} WHERE tenant_id = %s "
+                f"AND merged_into_id IS NULL AND id IN ({', '.join(['%s'] * len(chunk))})",
+                [tenant_id, *chunk],
+            )
+            for row in cursor.fetchall():
+                values = dict(zip(_CANDIDATE_COLUMNS, row, strict=True))
+                if isinstance(values["phones"], str):  # JSON as text (SQLite; Django's jsonb loader)
+                    values["phones"] = json.loads(values["phones"])
+                out[values["id"]] = values
+    return out
+
+
 def _leads_by_key(tenant_id: int, keys: Sequence[int]) -> dict[int, list[int]]:
     """The leads holding each blocking key, at most KEY_CAP + 1 per key: a key shared by more than KEY_CAP
     leads is ignored by the caller, and at 1M leads a chain's or a common word's key is held by thousands,
@@ -765,12 +789,7 @@ def _match_and_decide(
                     hits[lead_id] += 1
         cands.append(sorted(hits, key=lambda x: -hits[x])[:MAX_CANDIDATES])
     lead_ids = sorted({x for c in cands for x in c})
-    leads: dict[int, dict[str, Any]] = {}
-    for chunk in _chunks(lead_ids):
-        for row in Lead.objects.filter(tenant=tenant, pk__in=chunk, merged_into__isnull=True).values(
-            "id", "name", "branch_name", "address", "city", "phones", "lat", "lng", "category"
-        ):
-            leads[row["id"]] = dict(row)
+    leads = _candidate_rows(tenant.pk, lead_ids)
     order = list(leads)
     prepared = matching.prepare(raws + [pipeline.raw_record(f"l{i}", leads[i]) for i in order], cache=True)
     recs, lead_recs = prepared[: len(items)], dict(zip(order, prepared[len(items) :], strict=True))

@@ -31,7 +31,7 @@ from leadsea.visits.models import Visit
 # in its `custom_fields` first, then at its top level (push, pull and queue records keep every key; a file's
 # `monthly_sales`, `sales`, `月销售额` or `销售额` column becomes `monthly_sales`). The figure is the store's
 # monthly sales amount in the tenant's currency, as of the day the record was received: a number, a numeric
-# string (`12,800`, `¥12800`, `1.2万`) or a money value `{"amount", "currency"}`.
+# string (`12,800`, `¥12800` or `12800元` (CNY), `1.2万`) or a money value `{"amount", "currency"}`.
 SALES_KEYS = ("monthly_sales", "sales", "月销售额")
 # Bounds: the page shows a store's history, not an archive; each part reads at most this many rows.
 MAX_OPPORTUNITIES = 50
@@ -173,6 +173,10 @@ def sales_amount(value: Any) -> tuple[float, str] | None:
         amount = float(value)
     elif isinstance(value, str):
         text = value.strip().replace(",", "").replace("，", "").replace(" ", "")
+        if text[:1] in ("¥", "￥") or text.endswith("元"):
+            currency = "CNY"
+        elif text[:1] == "$":
+            currency = "USD"
         text = text.lstrip("¥￥$").removesuffix("元")
         factor = 1
         if text.endswith("万"):

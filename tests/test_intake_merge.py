@@ -33,6 +33,10 @@ STORE = {
 }
 
 
+LEDGER_TYPES_BY_ACTION = {"assign": "assigned", "release": "released", "drop": "dropped", "claim": "claimed"}
+LEDGER_TYPES = [f"lead.{t}" for t in LEDGER_TYPES_BY_ACTION.values()]
+
+
 def _lead(org: Any, actor: Any, owner: Any = None, **data: Any) -> Lead:
     return lead_create(
         tenant=org.tenant,
@@ -107,6 +111,27 @@ def test_merge_moves_history_and_unmerge_restores_both(org: Any) -> None:
     with pytest.raises(DomainError) as exc:
         lead_unmerge(tenant=org.tenant, merge=merge, actor=org.manager)
     assert exc.value.code == "merge_already_undone"
+
+
+def test_every_ownership_change_of_a_merge_and_its_undo_is_an_event_like_its_ledger_row(org: Any) -> None:
+    """Merges move owners through the same ledger write as the pool: each ledger row has its event."""
+    from leadsea.events.models import OutboxEvent
+
+    survivor = _lead(org, org.manager)
+    merged = _lead(org, org.bd1, owner=org.bd1, name="庆丰包子")
+    mark = OutboxEvent.objects.filter(tenant=org.tenant).order_by("-id").values_list("id", flat=True).first()
+    first_row = (
+        LedgerEntry.objects.filter(tenant=org.tenant).order_by("-id").values_list("id", flat=True).first()
+    )
+    merge = lead_merge(tenant=org.tenant, survivor=survivor, merged=merged, actor=org.manager)
+    lead_unmerge(tenant=org.tenant, merge=merge, actor=org.manager)
+    rows = LedgerEntry.objects.filter(tenant=org.tenant, id__gt=first_row).order_by("id")
+    ownership = OutboxEvent.objects.filter(tenant=org.tenant, id__gt=mark, type__in=LEDGER_TYPES).order_by(
+        "id"
+    )
+    want = [(f"lead.{LEDGER_TYPES_BY_ACTION[r.action]}", r.lead_id, r.to_owner_id) for r in rows]
+    got = [(e.type, e.payload["lead_id"], e.payload["to_owner_id"]) for e in ownership]
+    assert got == want and len(want) == 4  # merge: assign + release; undo: release + assign
 
 
 def test_two_private_owners_refuse_the_merge(org: Any) -> None:

@@ -48,8 +48,8 @@ from leadsea.metadata.selectors import field_definitions
 from leadsea.metadata.services import custom_data_validate
 from leadsea.metadata.values import check_unique_free, custom_values_sync
 from leadsea.pools import rules
-from leadsea.pools import sql as pool_sql
 from leadsea.pools.models import LedgerEntry, Pool
+from leadsea.pools.services import ledger_write
 from leadsea.tagging.services import tags_apply
 from leadsea.tenancy.models import Membership, Tenant
 
@@ -1386,28 +1386,6 @@ _POOL_STATE = (
 )
 
 
-def _ledger(
-    lead: Lead,
-    action: str,
-    *,
-    actor_id: int | None,
-    from_owner: int | None,
-    to_owner: int | None,
-    now: datetime,
-    reason: str,
-) -> None:
-    pool_sql.insert_ledger(
-        lead=lead,
-        action=action,
-        actor_id=actor_id,
-        from_owner=from_owner,
-        to_owner=to_owner,
-        reason=reason,
-        clocks=rules.clocks_of(lead),
-        now=now,
-    )
-
-
 def _merge_recorded(
     *,
     tenant: Tenant,
@@ -1531,7 +1509,7 @@ def lead_merge(
     if m_private and not s_private:
         former_s = s.owner_id if s.owner_id is not None else None
         if former_s is not None:  # the survivor's owner has expired: drop it as the sweep would
-            _ledger(
+            ledger_write(
                 s,
                 LedgerEntry.Action.DROP,
                 actor_id=None,
@@ -1543,7 +1521,7 @@ def lead_merge(
         for name in _POOL_STATE:
             setattr(s, name, getattr(m, name))
         carried = True
-        _ledger(
+        ledger_write(
             s,
             LedgerEntry.Action.ASSIGN,
             actor_id=actor.user_id,
@@ -1555,7 +1533,7 @@ def lead_merge(
     if m.owner_id is not None:
         former = m.owner_id
         rules.clear(m)
-        _ledger(
+        ledger_write(
             m,
             LedgerEntry.Action.RELEASE,
             actor_id=actor.user_id,
@@ -1661,7 +1639,7 @@ def lead_unmerge(
             _restore(s, snap_s, _POOL_STATE)
             if s.owner_id is not None and not rules.is_private(s, now):
                 rules.clear(s)
-            _ledger(
+            ledger_write(
                 s,
                 LedgerEntry.Action.RELEASE,
                 actor_id=actor.user_id,
@@ -1678,7 +1656,7 @@ def lead_unmerge(
         if not rules.is_private(m, now):
             rules.clear(m)
         else:
-            _ledger(
+            ledger_write(
                 m,
                 LedgerEntry.Action.ASSIGN,
                 actor_id=actor.user_id,

@@ -42,7 +42,7 @@ MAX_SUPERVISOR_EXTENSION_DAYS = 365
 # ---------------------------------------------------------------------------------------------- helpers
 
 
-def _ledger(
+def ledger_write(
     lead: Lead,
     action: str,
     *,
@@ -52,6 +52,8 @@ def _ledger(
     now: datetime,
     reason: str = "",
 ) -> None:
+    """Record an ownership change: the ledger row and its domain event, in the caller's transaction. Every
+    service that moves a lead in or out of a private sea writes through here (pools, intake merges)."""
     sql.insert_ledger(
         lead=lead,
         action=action,
@@ -117,7 +119,9 @@ def _expire_if_due(lead: Lead, now: datetime) -> None:
         rules.clear(lead)
         lead.updated_at = now
         lead.save()
-        _ledger(lead, A.DROP, actor_id=None, from_owner=former, to_owner=None, now=now, reason=clock_name)
+        ledger_write(
+            lead, A.DROP, actor_id=None, from_owner=former, to_owner=None, now=now, reason=clock_name
+        )
 
 
 def supervises(actor: Membership, owner_id: int | None) -> bool:
@@ -218,7 +222,7 @@ def lead_claim(*, tenant: Tenant, actor: Membership, lead_id: int, now: datetime
             _("You have claimed %(limit)s leads today, the daily limit.") % {"limit": pool.daily_claim_limit}
         )
     _give(lead, actor.user_id, now)
-    _ledger(lead, A.CLAIM, actor_id=actor.user_id, from_owner=None, to_owner=actor.user_id, now=now)
+    ledger_write(lead, A.CLAIM, actor_id=actor.user_id, from_owner=None, to_owner=actor.user_id, now=now)
     return lead
 
 
@@ -241,7 +245,9 @@ def lead_release(
     rules.clear(lead)
     lead.updated_at = now
     lead.save()
-    _ledger(lead, A.RELEASE, actor_id=actor.user_id, from_owner=former, to_owner=None, now=now, reason=text)
+    ledger_write(
+        lead, A.RELEASE, actor_id=actor.user_id, from_owner=former, to_owner=None, now=now, reason=text
+    )
     return lead
 
 
@@ -284,7 +290,9 @@ def _hand_over(
         lead.owner_id = user_id
         lead.updated_at = now
         lead.save()
-    _ledger(lead, action, actor_id=actor.user_id, from_owner=former, to_owner=user_id, now=now, reason=reason)
+    ledger_write(
+        lead, action, actor_id=actor.user_id, from_owner=former, to_owner=user_id, now=now, reason=reason
+    )
     return lead
 
 
@@ -377,7 +385,7 @@ def lead_extend(
     rules.apply(lead, rules.on_extend(lead, days))
     lead.updated_at = now
     lead.save()
-    _ledger(
+    ledger_write(
         lead,
         A.EXTEND,
         actor_id=actor.user_id,
@@ -417,7 +425,7 @@ def lead_lock(
     rules.apply(lead, rules.current(lead))
     lead.updated_at = now
     lead.save()
-    _ledger(
+    ledger_write(
         lead,
         A.LOCK,
         actor_id=actor.user_id,
@@ -445,7 +453,7 @@ def lead_unlock(
     rules.apply(lead, rules.on_claim(lead.pool, now))
     lead.updated_at = now
     lead.save()
-    _ledger(
+    ledger_write(
         lead,
         A.UNLOCK,
         actor_id=actor.user_id,
@@ -490,7 +498,7 @@ def lead_signed(*, lead: Lead, actor_id: int, now: datetime) -> None:
     rules.apply(lead, rules.current(lead) if lead.protection_until else rules.on_claim(lead.pool, now))
     lead.updated_at = now
     lead.save()
-    _ledger(lead, A.SIGN, actor_id=actor_id, from_owner=lead.owner_id, to_owner=lead.owner_id, now=now)
+    ledger_write(lead, A.SIGN, actor_id=actor_id, from_owner=lead.owner_id, to_owner=lead.owner_id, now=now)
 
 
 def lock_for_write(*, tenant: Tenant, lead_id: int, now: datetime) -> Lead:

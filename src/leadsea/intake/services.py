@@ -46,7 +46,7 @@ from leadsea.intake.models import (
 from leadsea.leads.models import Lead, LeadTag
 from leadsea.metadata.selectors import field_definitions
 from leadsea.metadata.services import custom_data_validate
-from leadsea.metadata.values import check_unique_free, custom_values_sync
+from leadsea.metadata.values import check_unique_free, custom_values_add
 from leadsea.pools import rules
 from leadsea.pools.models import LedgerEntry, Pool
 from leadsea.pools.services import ledger_write
@@ -885,17 +885,12 @@ def _match_and_decide(
             record.status, record._new_lead = S.CREATED, nl  # type: ignore[attr-defined]
 
     _write_new_leads(tenant, source, new_leads, actor, now)
-    for (
-        nl
-    ) in new_leads:  # the side index of custom fields (filters, sorting, unique), as lead_create writes it
-        if nl.lead.custom_data:
-            custom_values_sync(
-                tenant=tenant,
-                object_type="lead",
-                record_id=nl.lead.pk,
-                data=nl.lead.custom_data,
-                definitions=defs,
-            )
+    custom_values_add(  # the side index of custom fields (filters, sorting, unique), as lead_create writes it
+        tenant=tenant,
+        object_type="lead",
+        records=[(nl.lead.pk, nl.lead.custom_data) for nl in new_leads if nl.lead.custom_data],
+        definitions=defs,
+    )
     for it in items:
         rec_obj = it.record
         assert rec_obj is not None

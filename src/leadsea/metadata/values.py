@@ -157,23 +157,8 @@ def custom_values_sync(
     """Replace the index rows of one record; a value taken by another record of a unique field is a
     Conflict naming the field (also when two writers race: the partial unique index decides). Which fields
     are unique is read under the writers' lock, so a concurrent switch of `unique` is never missed."""
-    unique_writers_lock(tenant=tenant, object_type=object_type)
-    if definitions is not None:
-        definitions = _with_current_unique(tenant, object_type, definitions)
-    defs = _definitions(tenant, object_type, definitions)
-    rows = [
-        CustomValue(
-            tenant_id=tenant.pk,
-            object_type=object_type,
-            field_key=d.key,
-            record_id=record_id,
-            value_text=text,
-            value_num=num,
-            is_unique=d.unique,
-        )
-        for d in defs
-        for text, num in index_rows(d, data.get(d.key))
-    ]
+    defs = _locked_definitions(tenant, object_type, definitions)
+    rows = _rows(tenant, object_type, defs, record_id, data)
     for d in defs:
         if d.unique and d.key in data:
             _check_unique(tenant, object_type, d, record_id, index_rows(d, data[d.key])[0][0])
@@ -187,6 +172,55 @@ def custom_values_sync(
             if d.unique and d.key in data:
                 _check_unique(tenant, object_type, d, record_id, index_rows(d, data[d.key])[0][0])
         raise Conflict(_("A unique value is taken."), code="duplicate_value", field="custom_fields")
+
+
+def custom_values_add(
+    *,
+    tenant: Any,
+    object_type: str,
+    records: list[tuple[int, dict[str, Any]]],
+    definitions: list[FieldDefinition] | None = None,
+) -> None:
+    """The index rows of records just created, (id, data) each, in one insert: a batch's writer (intake)
+    that has checked its unique values already (check_unique_free). A value taken meanwhile by a
+    concurrent writer is refused by the partial unique index: a Conflict for the batch."""
+    if not records:
+        return
+    defs = _locked_definitions(tenant, object_type, definitions)
+    rows = [row for record_id, data in records for row in _rows(tenant, object_type, defs, record_id, data)]
+    try:
+        with transaction.atomic():
+            CustomValue.objects.bulk_create(rows)
+    except IntegrityError:
+        raise Conflict(_("A unique value is taken."), code="duplicate_value", field="custom_fields") from None
+
+
+def _locked_definitions(
+    tenant: Any, object_type: str, definitions: list[FieldDefinition] | None
+) -> list[FieldDefinition]:
+    """The indexed fields, with which are unique read under the writers' lock (unique_writers_lock)."""
+    unique_writers_lock(tenant=tenant, object_type=object_type)
+    if definitions is not None:
+        definitions = _with_current_unique(tenant, object_type, definitions)
+    return _definitions(tenant, object_type, definitions)
+
+
+def _rows(
+    tenant: Any, object_type: str, defs: list[FieldDefinition], record_id: int, data: dict[str, Any]
+) -> list[CustomValue]:
+    return [
+        CustomValue(
+            tenant_id=tenant.pk,
+            object_type=object_type,
+            field_key=d.key,
+            record_id=record_id,
+            value_text=text,
+            value_num=num,
+            is_unique=d.unique,
+        )
+        for d in defs
+        for text, num in index_rows(d, data.get(d.key))
+    ]
 
 
 def _check_unique(

@@ -51,6 +51,20 @@ def current_xact() -> Any:
     return RawSQL(XACT_SQL, []) if connection.vendor == "postgresql" else 0
 
 
+def _outbox_create(
+    tenant_id: int, type: str, payload: Any, actor_id: int | None, request_id: str, occurred_at: datetime
+) -> OutboxEvent:
+    return OutboxEvent.objects.create(
+        tenant_id=tenant_id,
+        type=type,
+        payload=payload,
+        actor_id=actor_id,
+        request_id=request_id,
+        occurred_at=occurred_at,
+        xact=current_xact(),
+    )
+
+
 def emit(
     *,
     tenant: Tenant | int,
@@ -64,14 +78,8 @@ def emit(
     the transaction commits. `actor` is a user (or a user id), None for the system."""
     tenant_id = tenant if isinstance(tenant, int) else tenant.pk
     actor_id = actor if actor is None or isinstance(actor, int) else actor.pk
-    event = OutboxEvent.objects.create(
-        tenant_id=tenant_id,
-        type=type,
-        payload=_json(payload),
-        actor_id=actor_id,
-        request_id=(current_request_id() or "")[:64],
-        occurred_at=now or clock.now(),
-        xact=current_xact(),
+    event = _outbox_create(
+        tenant_id, type, _json(payload), actor_id, (current_request_id() or "")[:64], now or clock.now()
     )
     plugins.schedule_handlers(
         plugins.DomainEvent(
@@ -104,18 +112,10 @@ def emit_many(
     occurred_at = now or clock.now()
     dumped = [json.dumps(p, cls=DjangoJSONEncoder) for _t, p in events]
     ids: list[int] = []
-    if connection.vendor != "postgresql":  # SQLite: an INSERT costs little; the feed's xact is always 0
+    if connection.vendor != "postgresql":  # SQLite: an INSERT costs little, one row each as emit writes it
         for (type_, _p), text in zip(events, dumped, strict=True):
             ids.append(
-                OutboxEvent.objects.create(
-                    tenant_id=tenant_id,
-                    type=type_,
-                    payload=json.loads(text),
-                    actor_id=actor_id,
-                    request_id=request_id,
-                    occurred_at=occurred_at,
-                    xact=0,
-                ).pk
+                _outbox_create(tenant_id, type_, json.loads(text), actor_id, request_id, occurred_at).pk
             )
     else:
         columns = "tenant_id, type, payload, actor_id, request_id, occurred_at, xact"

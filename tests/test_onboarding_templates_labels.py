@@ -15,12 +15,12 @@ from leadsea.onboarding.templatetags.onboarding_labels import (
     field_type_label,
     language_label,
     object_kind_label,
-    pool_rule_label,
     role_label,
 )
 from leadsea.onboarding.views import POLICY_KEYS
 from leadsea.pools.models import POLICY_FIELDS
 from leadsea.pools.rule_labels import POOL_RULE_LABELS
+from leadsea.pools.templatetags.pools import pool_rule_label
 
 USERS_CSV = "username,name,role,org,password\nsh-manager,上海经理,manager,,\n"
 

@@ -1,4 +1,4 @@
-"""Words for the keys the onboarding review step shows (field types, object kinds, roles, pool rules,
+"""Words for the keys the onboarding review step shows (field types, object kinds, roles,
 languages), in the active language; an unknown key is shown as it is."""
 
 from __future__ import annotations
@@ -8,7 +8,6 @@ from django.conf import settings
 from django.db.models import TextChoices
 
 from leadsea.metadata.models import FieldDefinition, ObjectType
-from leadsea.pools import rule_labels
 from leadsea.tenancy.models import Membership
 
 register = template.Library()
@@ -34,11 +33,6 @@ def object_kind_label(value: str) -> str:
 @register.filter
 def role_label(value: str) -> str:
     return _label(Membership.Role, value)
-
-
-@register.filter
-def pool_rule_label(value: str) -> str:
-    return rule_labels.pool_rule_label(value)
 
 
 @register.filter

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from django.db import connection
 
 from leadsea.bench import intake, nearby
 from leadsea.core.tenancy_guard import unscoped
@@ -24,6 +25,7 @@ def _intake_options(**more: Any) -> dict[str, Any]:
         "batch_size": 25,
         "dedup_records": 0,
         "seed": 7,
+        "workers": 2,
         "keep": False,
         "tenant": None,
         **more,
@@ -36,7 +38,8 @@ def test_bench_intake_measures_again_on_a_kept_tenant_with_new_records():
     slug = next(t.slug for t in Tenant.objects.filter(slug__startswith="bench-intake"))
     assert first["records"] == 60 and first["existing"] > 300 and first["records_per_s"] > 0
     assert sum(first["statuses"].values()) == 60
-    second = intake.run(_intake_options(tenant=slug), lines.append)
+    assert first["workers"] == (2 if connection.vendor == "postgresql" else 1)
+    second = intake.run(_intake_options(tenant=slug, workers=1), lines.append)
     assert second["existing"] == first["existing"]  # the leads loaded, not the ones the runs made
     tenant = Tenant.objects.get(slug=slug)
     with unscoped():
@@ -49,6 +52,21 @@ def test_bench_intake_measures_again_on_a_kept_tenant_with_new_records():
 
     drop_tenant(tenant, lines.append)
     assert not Tenant.objects.filter(slug=slug).exists()
+
+
+def test_split_by_city_keeps_each_city_in_one_part():
+    records = (
+        [{"name": f"店{i}", "city": "北京"} for i in range(5)]
+        + [{"name": f"店{i}", "city": "北京市"} for i in range(2)]  # the same city, spelled otherwise
+        + [{"name": f"店{i}", "city": "上海"} for i in range(4)]
+        + [{"name": f"店{i}", "city": "广州"} for i in range(3)]
+        + [{"name": "", "city": "深圳"}]  # does not normalize: with the empty city
+    )
+    parts = intake.split_by_city(records, 2)
+    assert sorted(len(p) for p in parts) == [7, 8]
+    cities = [{r["city"].removesuffix("市") for r in part} for part in parts]
+    assert not cities[0] & cities[1]
+    assert intake.split_by_city(records, 1) == [records]
 
 
 def test_bench_nearby_is_exact_and_cleans_up():

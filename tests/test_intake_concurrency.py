@@ -11,7 +11,7 @@ from django.db import connection
 
 from conftest import build_org
 from leadsea.intake.models import FieldProvenance, IntakeRecord
-from leadsea.intake.services import intake_submit, source_get_or_create
+from leadsea.intake.services import intake_settings_get, intake_submit, source_get_or_create
 from leadsea.leads.models import Lead
 
 pytestmark = [pytest.mark.postgres_only, pytest.mark.django_db(transaction=True)]
@@ -72,3 +72,37 @@ def test_changed_payloads_of_one_external_id_in_parallel_keep_one_record() -> No
     )[0]
     assert lead.phones == latest.value
     assert lead.phone in {"+86106505" + p[-4:] for p in phones}
+
+
+def test_one_store_sent_by_many_sources_at_once_becomes_one_lead() -> None:
+    """Different external ids, sources and spellings of one store, submitted in parallel: the city's lock
+    makes the batches match one after the other, so the first creates the lead and the others merge."""
+    org = build_org("race3", "并发3")
+    sources = [source_get_or_create(tenant=org.tenant, key=f"push-{i}", channel="push") for i in range(6)]
+    intake_settings_get(tenant=org.tenant)  # made by the first call otherwise, which would order the batches
+    spellings = [
+        "并发小馆(国贸店)",
+        "并发小馆（国贸店）",
+        "并发小馆 国贸店",
+        "并发小馆(国贸)",
+        "并发小馆(国贸店)",
+        "并发小馆",
+    ]
+
+    def submit(i: int) -> Any:
+        record = {**STORE, "external_id": f"s{i}", "name": spellings[i], "city": "北京"}
+        other = {
+            "external_id": f"o{i}",
+            "name": f"别的店{i}",
+            "city": "上海",
+            "lat": 31.2,
+            "lng": 121.4 + i / 100,
+        }
+        return intake_submit(tenant=org.tenant, source=sources[i], records=[other, record])
+
+    results = _race(6, submit)
+    statuses = sorted(r[1].status for r in results)
+    assert statuses == ["created"] + ["merged"] * 5, statuses
+    assert Lead.objects.filter(tenant=org.tenant, city="北京", merged_into__isnull=True).count() == 1
+    assert {r[1].lead_id for r in results} == {Lead.objects.get(tenant=org.tenant, city="北京").pk}
+    assert Lead.objects.filter(tenant=org.tenant, city="上海").count() == 6

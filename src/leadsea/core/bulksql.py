@@ -16,7 +16,7 @@ from typing import Any
 
 from django.db import connection, models
 
-__all__ = ["insert_rows", "update_rows"]
+__all__ = ["insert_objects", "insert_rows", "int_array", "update_rows"]
 
 
 def _fields(model: type[models.Model], names: Sequence[str]) -> list[models.Field[Any, Any]]:
@@ -43,6 +43,12 @@ def _prepared(fields: list[models.Field[Any, Any]], rows: Sequence[Sequence[Any]
     return out
 
 
+def int_array(values: Sequence[int]) -> str:
+    """Integers as a PostgreSQL array literal, for `= ANY(%s::bigint[])`: psycopg's list dumper costs about
+    25 µs per thousand values more, and a long IN (...) list costs its parse on both sides."""
+    return "{" + ",".join(map(str, map(int, values))) + "}"
+
+
 def insert_rows(model: type[models.Model], names: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
     """INSERT the rows into the model's table: COPY on PostgreSQL, one executemany elsewhere."""
     if not rows:
@@ -58,6 +64,52 @@ def insert_rows(model: type[models.Model], names: Sequence[str], rows: Sequence[
             return
         marks = ", ".join(["%s"] * len(fields))
         cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({marks})", values)
+
+
+def insert_objects(objs: Sequence[models.Model]) -> None:
+    """INSERT new instances of one model and set their primary keys. On PostgreSQL the ids are drawn from the
+    table's sequence in one query and the rows go through COPY: bulk_create sends each column as an array
+    that psycopg dumps value by value in Python (a third of a millisecond per intake record). Elsewhere,
+    bulk_create. Every concrete field is written, after its pre_save (auto_now and the like)."""
+    if not objs:
+        return
+    model = type(objs[0])
+    if connection.vendor != "postgresql":
+        model._default_manager.bulk_create(objs, batch_size=500)
+        return
+    meta = model._meta
+    pk = meta.pk
+    assert pk is not None
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+            [meta.db_table, pk.column, len(objs)],
+        )
+        ids = [row[0] for row in cursor.fetchall()]
+    for obj, pk_value in zip(objs, ids, strict=True):
+        setattr(obj, pk.attname, pk_value)
+        obj._state.adding, obj._state.db = False, connection.alias
+    fields = list(meta.concrete_fields)
+    json_at = {i for i, f in enumerate(fields) if isinstance(f, models.JSONField)}
+    plain = (models.CharField, models.TextField, models.IntegerField, models.FloatField, models.BooleanField)
+    convert = [
+        None if i in json_at or (isinstance(f, plain) and not f.choices) or f.is_relation or f is pk else f
+        for i, f in enumerate(fields)
+    ]
+    dumps = json.dumps
+    with connection.cursor() as cursor:
+        columns = ", ".join(f.column for f in fields)
+        with cursor.cursor.copy(f"COPY {meta.db_table} ({columns}) FROM STDIN") as copy:
+            for obj in objs:
+                row = []
+                for i, f in enumerate(fields):
+                    value = f.pre_save(obj, True)
+                    if i in json_at:
+                        value = None if value is None else dumps(value, ensure_ascii=False)
+                    elif convert[i] is not None:
+                        value = f.get_db_prep_save(value, connection)
+                    row.append(value)
+                copy.write_row(row)
 
 
 def update_rows(

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import csv
 import functools
+import hashlib
 import itertools
+import json
 import math
 import multiprocessing
 import os
@@ -796,12 +798,59 @@ def _features(name: str, address: str, city_raw: str, phone: str, category: str,
 _cached_features = functools.lru_cache(maxsize=50_000)(_features)
 
 
-def prepare(raws: Sequence[RawRecord], *, cache: bool = False) -> list[Rec]:
+def features_of(raw: RawRecord, *, cache: bool = False) -> _Features:
+    """The per-record features of one record (what prepare computes before its input-wide steps)."""
+    return (_cached_features if cache else _features)(
+        raw.name, raw.address, raw.city, raw.phone, raw.category, raw.usable
+    )
+
+
+def _features_version() -> int:
+    """A fingerprint of the code that computes features: this module, the text folding it builds on and the
+    versions of the libraries it calls. Stored features of another version are computed afresh."""
+    from importlib.metadata import version
+
+    from leadsea.leads import normalize
+
+    digest = hashlib.blake2b(digest_size=8)
+    for path in (__file__, normalize.__file__):
+        digest.update(Path(path).read_bytes())
+    for dist in ("pypinyin", "phonenumbers"):
+        digest.update(version(dist).encode())
+    return int.from_bytes(digest.digest(), "big", signed=True)
+
+
+FEATURES_VERSION = _features_version()
+
+
+def features_dump(f: _Features) -> str:
+    """The features as compact JSON (a list; the address as its four parts), for storing next to a lead."""
+    addr = f[13]
+    return json.dumps(
+        [*f[:13], [addr.key, addr.number, addr.street, addr.floor], f[14]],
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+
+
+def features_load(text: str) -> _Features:
+    v = json.loads(text)
+    return (
+        v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9],
+        tuple(v[10]), v[11], tuple(v[12]), Address(*v[13]), v[14],
+    )  # fmt: skip
+
+
+def prepare(
+    raws: Sequence[RawRecord], *, cache: bool = False, features: Sequence[_Features | None] | None = None
+) -> list[Rec]:
     """Normalize every record and compute the input-wide statistics (word idf, name and phone frequency).
-    `cache`: reuse the per-record features of records seen recently (same fields, same result)."""
+    `cache`: reuse the per-record features of records seen recently (same fields, same result).
+    `features`: the features of some records, computed earlier (stored with a lead); None where not given."""
     recs: list[Rec] = []
-    features = _cached_features if cache else _features
+    compute = _cached_features if cache else _features
     for idx, raw in enumerate(raws):
+        given = features[idx] if features is not None else None
         (
             usable,
             name,
@@ -818,7 +867,7 @@ def prepare(raws: Sequence[RawRecord], *, cache: bool = False) -> list[Rec]:
             phones,
             addr,
             category,
-        ) = features(raw.name, raw.address, raw.city, raw.phone, raw.category, raw.usable)
+        ) = given or compute(raw.name, raw.address, raw.city, raw.phone, raw.category, raw.usable)
         recs.append(
             Rec(
                 idx=idx,

@@ -207,21 +207,32 @@ class FieldProvenance(TenantModel):
     """Who said a lead's field has a value, and when. The lead holds the survivor of these rows per field:
     a BD-verified value first, then the most trusted source, then the most recent."""
 
+    # About eight rows per intake record: of their references only the lead is checked by the database
+    # (each checked reference costs the server ~10 µs a row at commit). The others are written by the
+    # intake services from rows of the same transaction; Django still applies on_delete.
+    tenant = models.ForeignKey(
+        "tenancy.Tenant", on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
+    )
     # indexed alone, as above
     lead = models.ForeignKey("leads.Lead", on_delete=models.CASCADE, related_name="+")
     field = models.CharField(max_length=60)
     value = models.JSONField(null=True)
     source = models.ForeignKey(
-        IntakeSource, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        IntakeSource, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_constraint=False
     )
     record = models.ForeignKey(
-        IntakeRecord, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        IntakeRecord, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_constraint=False
     )
     trust = models.IntegerField(default=0)  # the source's trust when the value was given
     at = models.DateTimeField()
     verified_by_bd = models.BooleanField(default=False)
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_constraint=False,
     )
 
     class Meta:
@@ -262,11 +273,35 @@ class LeadKey(TenantModel):
     keys qualified by a coarse geo cell or the city). One indexed IN query finds the candidates of a whole
     batch, on PostgreSQL and SQLite alike."""
 
+    # A derived index of the lead's fields, rebuilt by `leadsea intake_keys`: its references are not checked
+    # by the database (two checks per key row at commit, a third of the server's time to write a lead's
+    # keys); Django's on_delete removes the rows with their lead or tenant.
+    tenant = models.ForeignKey(
+        "tenancy.Tenant", on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
+    )
     # Indexed on its own: deleting a lead checks and cascades with WHERE lead_id IN (...), without the tenant.
-    lead = models.ForeignKey("leads.Lead", on_delete=models.CASCADE, related_name="+")
+    lead = models.ForeignKey("leads.Lead", on_delete=models.CASCADE, related_name="+", db_constraint=False)
     key = models.BigIntegerField()
 
     class Meta:
         constraints = [tenant_unique("leadkey")]
         # Covering: the candidate lookup reads (key -> lead) from the index alone, no heap page per row.
         indexes = [models.Index(fields=["tenant", "key", "lead"], name="leadkey_key_lead_idx")]
+
+
+class LeadFeatures(TenantModel):
+    """A lead's prepared matcher features (`matching.features_dump`), written with its blocking keys by the
+    one function that writes keys: candidates found through the keys are scored without reading the lead
+    row or computing its features afresh. Rows of another `version` (the matcher changed) are computed from
+    the lead instead; `leadsea intake_keys --tenant SLUG` rewrites them."""
+
+    tenant = models.ForeignKey(  # not checked by the database, as LeadKey's
+        "tenancy.Tenant", on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
+    )
+    lead = models.OneToOneField(
+        "leads.Lead", on_delete=models.CASCADE, primary_key=True, related_name="+", db_constraint=False
+    )
+    version = models.BigIntegerField()
+    lat = models.FloatField(null=True)
+    lng = models.FloatField(null=True)
+    data = models.TextField()

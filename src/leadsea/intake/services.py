@@ -39,6 +39,7 @@ from leadsea.intake.models import (
     IntakeRecord,
     IntakeSettings,
     IntakeSource,
+    LeadFeatures,
     LeadKey,
     LeadMerge,
     ReviewItem,
@@ -417,27 +418,41 @@ def _provenance_of(tenant: Tenant, leads: Sequence[Lead], now: datetime) -> dict
 def _lead_keys_write(
     tenant: Tenant, leads: Sequence[Lead], *, replace: bool, recs: Sequence[matching.Rec | None] | None = None
 ) -> None:
-    """Write the blocking keys of leads; `recs` may give each one's prepared form (None: compute it)."""
+    """Write the blocking keys and the stored matcher features of leads (merged-away leads get none);
+    `recs` may give each one's prepared form (None: compute it)."""
     if not leads:
         return
     if replace:
-        LeadKey.objects.filter(tenant=tenant, lead_id__in=[lead.pk for lead in leads]).delete()
+        ids = [lead.pk for lead in leads]
+        LeadKey.objects.filter(tenant=tenant, lead_id__in=ids).delete()
+        LeadFeatures.objects.filter(tenant=tenant, lead_id__in=ids).delete()
+    raws = [pipeline.raw_record(str(lead.pk), _lead_values(lead)) for lead in leads]
+    features = [matching.features_of(raw, cache=True) for raw in raws]
     given = list(recs) if recs is not None else [None] * len(leads)
     todo = [i for i, r in enumerate(given) if r is None]
     if todo:
-        fresh = matching.prepare(
-            [pipeline.raw_record(str(leads[i].pk), _lead_values(leads[i])) for i in todo], cache=True
-        )
+        fresh = matching.prepare([raws[i] for i in todo], features=[features[i] for i in todo])
         for i, rec in zip(todo, fresh, strict=True):
             given[i] = rec
+    live = [i for i, lead in enumerate(leads) if lead.merged_into_id is None]
     _insert_rows(
         LeadKey,
         ("tenant_id", "lead_id", "key"),
+        [(tenant.pk, leads[i].pk, key) for i in live for key in pipeline.lead_keys(given[i])],  # type: ignore[arg-type]
+    )
+    _insert_rows(
+        LeadFeatures,
+        ("lead_id", "tenant_id", "version", "lat", "lng", "data"),
         [
-            (tenant.pk, lead.pk, key)
-            for lead, rec in zip(leads, given, strict=True)
-            if lead.merged_into_id is None and rec is not None
-            for key in pipeline.lead_keys(rec)
+            (
+                leads[i].pk,
+                tenant.pk,
+                matching.FEATURES_VERSION,
+                leads[i].lat,
+                leads[i].lng,
+                matching.features_dump(features[i]),
+            )
+            for i in live
         ],
     )
 
@@ -539,11 +554,15 @@ def intake_submit(
         raise NotFound(_("Intake source not found."), code="source_not_found", field="source")
     items: list[_Item] = []
     for i, data in enumerate(records):
-        items.append(
-            _Item(i, data if isinstance(data, dict) else {}, _external_id(data), pipeline.payload_hash(data))
-        )
+        it = _Item(i, data if isinstance(data, dict) else {}, _external_id(data), pipeline.payload_hash(data))
+        items.append(it)
         if not isinstance(data, dict):
-            items[-1].error = FieldInvalid(_("A record must be an object."), code="malformed")
+            it.error = FieldInvalid(_("A record must be an object."), code="malformed")
+            continue
+        try:
+            it.normalized = pipeline.normalize(data)
+        except DomainError as exc:
+            it.error = exc
     # The same external_id twice in one call: the later one is an update of the earlier, applied after it.
     passes: list[list[_Item]] = []
     seen_in: dict[str, int] = {}
@@ -556,10 +575,31 @@ def intake_submit(
         passes[k].append(item)
     results: dict[int, IntakeResult] = {}
     with transaction.atomic():
+        _lock_cities(tenant, items)
         for group in passes:
             for result in _submit_pass(tenant, source, group, actor, now, batch, lines):
                 results[result.index] = result
     return [results[i] for i in range(len(items))]
+
+
+def _lock_cities(tenant: Tenant, items: Sequence[_Item]) -> None:
+    """On PostgreSQL, take the transaction's advisory lock of every city its records are in (the empty city
+    too), in one order: two batches with records of one city are matched one after the other, so a store
+    sent twice at once is created once and merged once, while batches of different cities run in parallel
+    (`leadsea bench intake --workers`). Candidates come from the record's own surroundings, phone, street
+    and brand; a duplicate filed under another city is not covered. SQLite runs one writer at a time."""
+    if connection.vendor != "postgresql":
+        return
+    cities = {matching.canonical_city(it.normalized.get("city") or "") for it in items if it.normalized}
+    if not cities:
+        return
+    keys = sorted({pipeline.hash_key(f"intake-city|{tenant.pk}|{city}") for city in cities})
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(pg_advisory_xact_lock(k)) "
+            "FROM (SELECT k FROM unnest(%s::bigint[]) AS k ORDER BY k) AS s",
+            [bulksql.int_array(keys)],
+        )
 
 
 def _submit_pass(
@@ -587,11 +627,6 @@ def _submit_pass(
                 results.append(_result_of(it.index, old, duplicate=True))
                 continue
             it.record, it.update = old, True
-        if it.error is None:
-            try:
-                it.normalized = pipeline.normalize(it.data)
-            except DomainError as exc:
-                it.error = exc
         if not it.update:
             fresh.append(it)
     _insert_records(tenant, source, fresh, actor, now, batch, lines, results)
@@ -666,7 +701,7 @@ def _insert_records(
     objs = [build(it) for it in fresh]
     try:
         with transaction.atomic():
-            IntakeRecord.objects.bulk_create(objs, batch_size=1000)
+            bulksql.insert_objects(objs)
     except IntegrityError:
         objs = []
         for it in fresh:
@@ -697,6 +732,16 @@ def _close_open_reviews(tenant: Tenant, record: IntakeRecord, now: datetime) -> 
     ReviewItem.objects.filter(tenant=tenant, record=record, status=ReviewItem.Status.OPEN).delete()
 
 
+def _id_lists(ids: Sequence[int]) -> Iterable[tuple[str, list[Any]]]:
+    """`= ANY(array)` with its parameter on PostgreSQL (one statement), `IN (...)` lists of IN_CHUNK
+    values on SQLite: (the SQL after the column, its parameters) per statement."""
+    if connection.vendor == "postgresql":
+        yield "= ANY(%s::bigint[])", [bulksql.int_array(ids)]
+        return
+    for chunk in _chunks(ids):
+        yield f"IN ({', '.join(['%s'] * len(chunk))})", list(chunk)
+
+
 def _chunks(values: Sequence[Any], size: int = IN_CHUNK) -> Iterable[Sequence[Any]]:
     for i in range(0, len(values), size):
         yield values[i : i + size]
@@ -725,11 +770,11 @@ def _candidate_rows(tenant_id: int, lead_ids: Sequence[int]) -> dict[int, dict[s
     out: dict[int, dict[str, Any]] = {}
     columns = ", ".join(_CANDIDATE_COLUMNS)
     with connection.cursor() as cursor:
-        for chunk in _chunks(lead_ids):
+        for sql, params in _id_lists(lead_ids):
             cursor.execute(
                 f"SELECT {columns} FROM {Lead._meta.db_table} WHERE tenant_id = %s "
-                f"AND merged_into_id IS NULL AND id IN ({', '.join(['%s'] * len(chunk))})",
-                [tenant_id, *chunk],
+                f"AND merged_into_id IS NULL AND id {sql}",
+                [tenant_id, *params],
             )
             for row in cursor.fetchall():
                 values = dict(zip(_CANDIDATE_COLUMNS, row, strict=True))
@@ -737,6 +782,41 @@ def _candidate_rows(tenant_id: int, lead_ids: Sequence[int]) -> dict[int, dict[s
                     values["phones"] = json.loads(values["phones"])
                 out[values["id"]] = values
     return out
+
+
+def _candidates(
+    tenant_id: int, lead_ids: Sequence[int]
+) -> tuple[list[int], list[matching.RawRecord], list[Any]]:
+    """The candidate leads as (ids, raw records, stored features or None): the stored features of the
+    current matcher version (`LeadFeatures`), the lead row for the others (no row, another version)."""
+    ids: list[int] = []
+    raws: list[matching.RawRecord] = []
+    features: list[Any] = []
+    table = LeadFeatures._meta.db_table
+    missing: list[int] = []
+    found: set[int] = set()
+    with connection.cursor() as cursor:
+        for sql, params in _id_lists(lead_ids):
+            cursor.execute(
+                f"SELECT lead_id, version, lat, lng, data FROM {table} "
+                f"WHERE tenant_id = %s AND lead_id {sql}",
+                [tenant_id, *params],
+            )
+            for lead_id, version, lat, lng, data in cursor.fetchall():
+                found.add(lead_id)
+                if version != matching.FEATURES_VERSION:
+                    missing.append(lead_id)
+                    continue
+                ids.append(lead_id)
+                raws.append(matching.RawRecord(id=f"l{lead_id}", lat=lat, lng=lng))
+                features.append(matching.features_load(data))
+    missing += [x for x in lead_ids if x not in found]
+    if missing:
+        for lead_id, values in _candidate_rows(tenant_id, missing).items():
+            ids.append(lead_id)
+            raws.append(pipeline.raw_record(f"l{lead_id}", values))
+            features.append(None)
+    return ids, raws, features
 
 
 def _leads_by_key(tenant_id: int, keys: Sequence[int]) -> dict[int, list[int]]:
@@ -752,7 +832,7 @@ def _leads_by_key(tenant_id: int, keys: Sequence[int]) -> dict[int, list[int]]:
                 cursor.execute(
                     f"SELECT k.key, x.lead_id FROM unnest(%s::bigint[]) AS k(key) CROSS JOIN LATERAL "
                     f"(SELECT lead_id FROM {table} WHERE tenant_id = %s AND key = k.key LIMIT %s) AS x",
-                    [list(chunk), tenant_id, KEY_CAP + 1],
+                    [bulksql.int_array(chunk), tenant_id, KEY_CAP + 1],
                 )
                 for key, lead_id in cursor.fetchall():
                     by_key[key].append(lead_id)
@@ -769,16 +849,12 @@ def _leads_by_key(tenant_id: int, keys: Sequence[int]) -> dict[int, list[int]]:
     return by_key
 
 
-def _match_and_decide(
-    tenant: Tenant, source: IntakeSource, items: list[_Item], actor: Membership | None, now: datetime
-) -> list[IntakeResult]:
-    thresholds = intake_settings_get(tenant=tenant)
-    floor = _logit(thresholds.review_at)
-    raws = [pipeline.raw_record(f"r{i}", it.normalized or {}) for i, it in enumerate(items)]
-    rec_keys = [pipeline.query_keys(rec) for rec in matching.prepare(raws, cache=True)]
-    # One indexed lookup for the candidates of the whole batch.
-    all_keys = sorted({k for keys in rec_keys for k in keys})
-    by_key = _leads_by_key(tenant.pk, all_keys)
+def _candidate_ids(tenant_id: int, rec_keys: Sequence[Sequence[int]]) -> list[list[int]]:
+    """Each record's best MAX_CANDIDATES leads by the number of blocking keys they share with it, keys held
+    by more than KEY_CAP leads ignored; ties in the order the leads first appear. One bounded read of the
+    leads of every key of the batch (`_leads_by_key`), counted here: ranking them in SQL cost the server
+    more than the counting costs Python."""
+    by_key = _leads_by_key(tenant_id, sorted({k for keys in rec_keys for k in keys}))
     cands: list[list[int]] = []
     for keys in rec_keys:
         hits: dict[int, int] = defaultdict(int)
@@ -788,10 +864,20 @@ def _match_and_decide(
                 for lead_id in sharing:
                     hits[lead_id] += 1
         cands.append(sorted(hits, key=lambda x: -hits[x])[:MAX_CANDIDATES])
+    return cands
+
+
+def _match_and_decide(
+    tenant: Tenant, source: IntakeSource, items: list[_Item], actor: Membership | None, now: datetime
+) -> list[IntakeResult]:
+    thresholds = intake_settings_get(tenant=tenant)
+    floor = _logit(thresholds.review_at)
+    raws = [pipeline.raw_record(f"r{i}", it.normalized or {}) for i, it in enumerate(items)]
+    rec_keys = [pipeline.query_keys(rec) for rec in matching.prepare(raws, cache=True)]
+    cands = _candidate_ids(tenant.pk, rec_keys)
     lead_ids = sorted({x for c in cands for x in c})
-    leads = _candidate_rows(tenant.pk, lead_ids)
-    order = list(leads)
-    prepared = matching.prepare(raws + [pipeline.raw_record(f"l{i}", leads[i]) for i in order], cache=True)
+    order, lead_raws, lead_features = _candidates(tenant.pk, lead_ids)
+    prepared = matching.prepare(raws + lead_raws, cache=True, features=[None] * len(raws) + lead_features)
     recs, lead_recs = prepared[: len(items)], dict(zip(order, prepared[len(items) :], strict=True))
 
     pool = Pool.objects.filter(tenant=tenant, is_default=True).first()
@@ -915,22 +1001,15 @@ def _match_and_decide(
                 created_at=now,
             )
         )
-    ReviewItem.objects.bulk_create(review_rows)
+    bulksql.insert_objects(review_rows)
+    # A fresh record was inserted with this payload moments ago: only the decision is written (the JSON of
+    # the payload is not sent and parsed again); a record submitted anew gets its payload too.
+    decision = ["status", "lead", "score", "error_code", "error_message", "error_field"]
+    _fast_update(tenant, [it.record for it in items if it.record is not None and not it.update], decision)
     _fast_update(
         tenant,
-        [it.record for it in items if it.record is not None],
-        [
-            "status",
-            "lead",
-            "score",
-            "normalized",
-            "raw",
-            "payload_hash",
-            "updated_at",
-            "error_code",
-            "error_message",
-            "error_field",
-        ],
+        [it.record for it in items if it.record is not None and it.update],
+        [*decision, "normalized", "raw", "payload_hash", "updated_at"],
     )
     review_of = {row.record_id: row.pk for row in review_rows}
     for it in items:
@@ -1027,7 +1106,7 @@ def _write_new_leads(
         return
     from leadsea.leads.services import lead_snapshot
 
-    Lead.objects.bulk_create([nl.lead for nl in new_leads], batch_size=500)
+    bulksql.insert_objects([nl.lead for nl in new_leads])
     _lead_keys_write(
         tenant,
         [nl.lead for nl in new_leads],
@@ -1544,6 +1623,7 @@ def lead_merge(
     m.updated_at = now
     m.save()
     LeadKey.objects.filter(tenant=tenant, lead=m).delete()
+    LeadFeatures.objects.filter(tenant=tenant, lead=m).delete()
     lead_keys_refresh(tenant=tenant, leads=[s])
     moved["owner_carried"] = carried
     moved["survivor_after"] = _snapshot(s)

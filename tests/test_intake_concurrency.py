@@ -106,3 +106,29 @@ def test_one_store_sent_by_many_sources_at_once_becomes_one_lead() -> None:
     assert Lead.objects.filter(tenant=org.tenant, city="北京", merged_into__isnull=True).count() == 1
     assert {r[1].lead_id for r in results} == {Lead.objects.get(tenant=org.tenant, city="北京").pk}
     assert Lead.objects.filter(tenant=org.tenant, city="上海").count() == 6
+
+
+def test_the_same_external_id_in_two_cities_at_once_keeps_one_record() -> None:
+    """Batches of different cities do not wait for each other, and a record is inserted with its decision at
+    the end of its pass: the loser of the external id's unique index runs its pass again and updates the
+    winner's record instead of failing."""
+    org = build_org("race4", "并发4")
+    source = source_get_or_create(tenant=org.tenant, key="push", channel="push")
+    intake_settings_get(tenant=org.tenant)
+    cities = [("北京", 39.9087, 116.4605), ("上海", 31.2304, 121.4737)]
+    for _round in range(3):  # the order of the two commits varies: a few rounds
+        eid = f"moving-{_round}"
+
+        def submit(i: int, eid: str = eid) -> Any:
+            city, lat, lng = cities[i]
+            return intake_submit(
+                tenant=org.tenant,
+                source=source,
+                records=[{**STORE, "external_id": eid, "city": city, "lat": lat, "lng": lng}],
+            )[0]
+
+        results = _race(2, submit)
+        assert IntakeRecord.objects.filter(tenant=org.tenant, external_id=eid).count() == 1
+        record = IntakeRecord.objects.get(tenant=org.tenant, external_id=eid)
+        assert {r.record_id for r in results} == {record.pk}
+        assert all(r.errors == [] for r in results)

@@ -16,7 +16,7 @@ from typing import Any
 
 from django.db import connection, models
 
-__all__ = ["insert_objects", "insert_rows", "int_array", "update_rows"]
+__all__ = ["insert_objects", "insert_rows", "int_array", "reserve_ids", "update_rows"]
 
 
 def _fields(model: type[models.Model], names: Sequence[str]) -> list[models.Field[Any, Any]]:
@@ -58,7 +58,11 @@ def insert_rows(model: type[models.Model], names: Sequence[str], rows: Sequence[
     table, columns = model._meta.db_table, ", ".join(f.column for f in fields)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+            # psycopg's own cursor: its errors are turned into Django's (IntegrityError and the like)
+            with (
+                connection.wrap_database_errors,
+                cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy,
+            ):
                 for row in values:
                     copy.write_row(row)
             return
@@ -66,9 +70,22 @@ def insert_rows(model: type[models.Model], names: Sequence[str], rows: Sequence[
         cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({marks})", values)
 
 
+def reserve_ids(model: type[models.Model], n: int) -> list[int]:
+    """n ids of the model's table that no other transaction will take (PostgreSQL: from its sequence)."""
+    pk = model._meta.pk
+    assert pk is not None and connection.vendor == "postgresql"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+            [model._meta.db_table, pk.column, n],
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
 def insert_objects(objs: Sequence[models.Model]) -> None:
     """INSERT new instances of one model and set their primary keys. On PostgreSQL the ids are drawn from the
-    table's sequence in one query and the rows go through COPY: bulk_create sends each column as an array
+    table's sequence in one query (unless the instances have them, from reserve_ids) and the rows go through
+    COPY: bulk_create sends each column as an array
     that psycopg dumps value by value in Python (a third of a millisecond per intake record). Elsewhere,
     bulk_create. Every concrete field is written, after its pre_save (auto_now and the like)."""
     if not objs:
@@ -80,14 +97,10 @@ def insert_objects(objs: Sequence[models.Model]) -> None:
     meta = model._meta
     pk = meta.pk
     assert pk is not None
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
-            [meta.db_table, pk.column, len(objs)],
-        )
-        ids = [row[0] for row in cursor.fetchall()]
-    for obj, pk_value in zip(objs, ids, strict=True):
-        setattr(obj, pk.attname, pk_value)
+    if getattr(objs[0], pk.attname) is None:
+        for obj, pk_value in zip(objs, reserve_ids(model, len(objs)), strict=True):
+            setattr(obj, pk.attname, pk_value)
+    for obj in objs:
         obj._state.adding, obj._state.db = False, connection.alias
     fields = list(meta.concrete_fields)
     json_at = {i for i, f in enumerate(fields) if isinstance(f, models.JSONField)}
@@ -99,7 +112,10 @@ def insert_objects(objs: Sequence[models.Model]) -> None:
     dumps = json.dumps
     with connection.cursor() as cursor:
         columns = ", ".join(f.column for f in fields)
-        with cursor.cursor.copy(f"COPY {meta.db_table} ({columns}) FROM STDIN") as copy:
+        with (
+            connection.wrap_database_errors,
+            cursor.cursor.copy(f"COPY {meta.db_table} ({columns}) FROM STDIN") as copy,
+        ):
             for obj in objs:
                 row = []
                 for i, f in enumerate(fields):

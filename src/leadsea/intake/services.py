@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -521,6 +521,7 @@ class _Item:
     error: DomainError | None = None
     record: IntakeRecord | None = None
     update: bool = False  # an earlier record with this external_id and another payload
+    deferred: bool = False  # a new record with its id reserved, inserted with its decision (PostgreSQL)
 
 
 def _external_id(data: Any) -> str:
@@ -577,7 +578,16 @@ def intake_submit(
     with transaction.atomic():
         _lock_cities(tenant, items)
         for group in passes:
-            for result in _submit_pass(tenant, source, group, actor, now, batch, lines):
+            try:
+                with transaction.atomic():
+                    done = _submit_pass(tenant, source, group, actor, now, batch, lines, claim_first=False)
+            except IntegrityError:
+                # Another transaction took one of these external ids after we looked (records are inserted
+                # with their decisions, at the end of the pass): the pass again, claiming them first.
+                for it in group:
+                    it.record, it.update, it.deferred = None, False, False
+                done = _submit_pass(tenant, source, group, actor, now, batch, lines, claim_first=True)
+            for result in done:
                 results[result.index] = result
     return [results[i] for i in range(len(items))]
 
@@ -610,7 +620,13 @@ def _submit_pass(
     now: datetime,
     batch: Any,
     lines: Sequence[int] | None,
+    *,
+    claim_first: bool,
 ) -> list[IntakeResult]:
+    """One pass of a submission (no external id twice). New records are claimed first (inserted pending,
+    updated with their decision) on SQLite or when `claim_first`; on PostgreSQL otherwise their ids are
+    reserved and they are inserted once, decided, at the end of the pass (an IntegrityError there means
+    another transaction took an external id meanwhile: the caller runs the pass again, claiming first)."""
     results: list[IntakeResult] = []
     ext_ids = [it.external_id for it in items if it.external_id]
     existing: dict[str, IntakeRecord] = {}
@@ -629,7 +645,7 @@ def _submit_pass(
             it.record, it.update = old, True
         if not it.update:
             fresh.append(it)
-    _insert_records(tenant, source, fresh, actor, now, batch, lines, results)
+    _insert_records(tenant, source, fresh, actor, now, batch, lines, results, claim_first=claim_first)
     done = {r.index for r in results}
     todo = [it for it in items if it.record is not None and it.index not in done]
     # Updates of records that made or joined a lead go through survivorship; the rest are matched (again).
@@ -646,6 +662,9 @@ def _submit_pass(
     for it in errors:
         failed = it.record
         assert failed is not None and it.error is not None
+        if it.deferred:  # built with its error, inserted below
+            results.append(_result_of(it.index, failed))
+            continue
         if it.update:
             _close_open_reviews(tenant, failed, now)
         failed.raw, failed.payload_hash, failed.updated_at = it.data, it.phash, now
@@ -661,6 +680,7 @@ def _submit_pass(
         results.extend(_apply_updates(tenant, source, updates, actor, now))
     if matches:
         results.extend(_match_and_decide(tenant, source, matches, actor, now))
+    bulksql.insert_objects([it.record for it in items if it.deferred and it.record is not None])
     return results
 
 
@@ -673,9 +693,12 @@ def _insert_records(
     batch: Any,
     lines: Sequence[int] | None,
     results: list[IntakeResult],
+    *,
+    claim_first: bool,
 ) -> None:
     """Claim the external ids: insert the new records (pending) in one statement; when another transaction
-    inserted one of them meanwhile, fall back to one savepoint per record and treat the loser as a replay."""
+    inserted one of them meanwhile, fall back to one savepoint per record and treat the loser as a replay.
+    On PostgreSQL, unless `claim_first`, only reserve their ids (see _submit_pass)."""
 
     def build(it: _Item) -> IntakeRecord:
         return IntakeRecord(
@@ -699,6 +722,10 @@ def _insert_records(
     if not fresh:
         return
     objs = [build(it) for it in fresh]
+    if connection.vendor == "postgresql" and not claim_first:
+        for it, obj, pk in zip(fresh, objs, bulksql.reserve_ids(IntakeRecord, len(objs)), strict=True):
+            obj.pk, it.record, it.deferred = pk, obj, True
+        return
     try:
         with transaction.atomic():
             bulksql.insert_objects(objs)
@@ -819,34 +846,74 @@ def _candidates(
     return ids, raws, features
 
 
+def _key_runs(keys: Sequence[int]) -> list[tuple[int, int]]:
+    """Sorted distinct keys as runs of consecutive integers, (first, last): the cells of a name token around
+    a record are consecutive keys (pipeline._token_cell_key)."""
+    runs: list[tuple[int, int]] = []
+    for key in keys:
+        if runs and key == runs[-1][1] + 1:
+            runs[-1] = (runs[-1][0], key)
+        else:
+            runs.append((key, key))
+    return runs
+
+
 def _leads_by_key(tenant_id: int, keys: Sequence[int]) -> dict[int, list[int]]:
-    """The leads holding each blocking key, at most KEY_CAP + 1 per key: a key shared by more than KEY_CAP
-    leads is ignored by the caller, and at 1M leads a chain's or a common word's key is held by thousands,
-    whose rows were read only to be thrown away. Plain SQL: the ORM's per-value preparation of tens of
-    thousands of values cost more than the query."""
+    """The leads holding each blocking key (sorted, distinct), at least KEY_CAP + 1 of them when there are
+    more: a key shared by more than KEY_CAP leads is ignored by the caller, and at 1M leads a chain's or a
+    common word's key is held by thousands, whose rows were read only to be thrown away. Each run of
+    consecutive keys is one range scan of the key index, bounded by (KEY_CAP + 1) rows per key; a range
+    that fills its bound is read again key by key, so every key below the cap is read whole. Plain SQL: the
+    ORM's per-value preparation of tens of thousands of values cost more than the query."""
     by_key: dict[int, list[int]] = defaultdict(list)
+    per = KEY_CAP + 1
+    runs = _key_runs(keys)
+    rows = _key_ranges(tenant_id, runs, per)
+    read = Counter(first for first, _key, _lead in rows)
+    # a range of several keys that filled its bound may have left some key unread: read those one by one
+    filled = {first for first, last in runs if last > first and read[first] >= per * (last - first + 1)}
+    for first, key, lead_id in rows:
+        if first not in filled:
+            by_key[key].append(lead_id)
+    again = [(k, k) for first, last in runs if first in filled for k in range(first, last + 1)]
+    for _first, key, lead_id in _key_ranges(tenant_id, again, per) if again else ():
+        by_key[key].append(lead_id)
+    return by_key
+
+
+def _key_ranges(tenant_id: int, ranges: Sequence[tuple[int, int]], per: int) -> list[tuple[int, int, int]]:
+    """(first key of the range, key, lead) for each range, at most `per` rows per key of the range, in key
+    and lead order."""
     table = LeadKey._meta.db_table
+    out: list[tuple[int, int, int]] = []
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            for chunk in _chunks(keys, 10_000):
+            for chunk in _chunks(ranges, 10_000):
                 cursor.execute(
-                    f"SELECT k.key, x.lead_id FROM unnest(%s::bigint[]) AS k(key) CROSS JOIN LATERAL "
-                    f"(SELECT lead_id FROM {table} WHERE tenant_id = %s AND key = k.key LIMIT %s) AS x",
-                    [bulksql.int_array(chunk), tenant_id, KEY_CAP + 1],
+                    f"SELECT r.lo, x.key, x.lead_id FROM unnest(%s::bigint[], %s::bigint[]) AS r(lo, hi) "
+                    f"CROSS JOIN LATERAL (SELECT key, lead_id FROM {table} WHERE tenant_id = %s "
+                    f"AND key BETWEEN r.lo AND r.hi ORDER BY key, lead_id LIMIT %s * (r.hi - r.lo + 1)) AS x",
+                    [
+                        bulksql.int_array([lo for lo, _hi in chunk]),
+                        bulksql.int_array([hi for _lo, hi in chunk]),
+                        tenant_id,
+                        per,
+                    ],
                 )
-                for key, lead_id in cursor.fetchall():
-                    by_key[key].append(lead_id)
-            return by_key
-        # SQLite: one bounded SELECT per key, UNION ALL'd (at most 500 terms in a compound SELECT).
-        term = f"SELECT * FROM (SELECT key, lead_id FROM {table} WHERE tenant_id = %s AND key = %s LIMIT %s)"
-        for chunk in _chunks(keys, 400):
+                out.extend(cursor.fetchall())
+            return out
+        # SQLite: one bounded SELECT per range, UNION ALL'd (at most 500 terms in a compound SELECT).
+        term = (
+            f"SELECT * FROM (SELECT %s, key, lead_id FROM {table} WHERE tenant_id = %s "
+            f"AND key BETWEEN %s AND %s ORDER BY key, lead_id LIMIT %s)"
+        )
+        for chunk in _chunks(ranges, 400):
             params: list[Any] = []
-            for key in chunk:
-                params += [tenant_id, key, KEY_CAP + 1]
+            for lo, hi in chunk:
+                params += [lo, tenant_id, lo, hi, per * (hi - lo + 1)]
             cursor.execute(" UNION ALL ".join([term] * len(chunk)), params)
-            for key, lead_id in cursor.fetchall():
-                by_key[key].append(lead_id)
-    return by_key
+            out.extend(cursor.fetchall())
+    return out
 
 
 def _candidate_ids(tenant_id: int, rec_keys: Sequence[Sequence[int]]) -> list[list[int]]:
@@ -1005,7 +1072,11 @@ def _match_and_decide(
     # A fresh record was inserted with this payload moments ago: only the decision is written (the JSON of
     # the payload is not sent and parsed again); a record submitted anew gets its payload too.
     decision = ["status", "lead", "score", "error_code", "error_message", "error_field"]
-    _fast_update(tenant, [it.record for it in items if it.record is not None and not it.update], decision)
+    _fast_update(
+        tenant,
+        [it.record for it in items if it.record is not None and not it.update and not it.deferred],
+        decision,
+    )
     _fast_update(
         tenant,
         [it.record for it in items if it.record is not None and it.update],

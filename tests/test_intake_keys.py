@@ -54,7 +54,7 @@ def test_each_key_under_the_cap_is_read_whole_next_to_crowded_keys(org: Any) -> 
     by_key = _leads_by_key(org.tenant.pk, sorted([*counts, k + 3]))
     for key, n in counts.items():
         if n <= KEY_CAP:
-            expected = sorted(held[key] + (other[key] if key in other else []))
+            expected = sorted(held[key] + other.get(key, []))
             assert by_key[key] == expected, key
         else:
             assert len(by_key[key]) > KEY_CAP, key

@@ -8,6 +8,7 @@ update), so its values are weighed, never silently overwritten."""
 
 from __future__ import annotations
 
+import heapq
 import json
 import math
 from collections import Counter, defaultdict
@@ -859,78 +860,94 @@ def _key_runs(keys: Sequence[int]) -> list[tuple[int, int]]:
 
 
 def _leads_by_key(tenant_id: int, keys: Sequence[int]) -> dict[int, list[int]]:
-    """The leads holding each blocking key (sorted, distinct), at least KEY_CAP + 1 of them when there are
-    more: a key shared by more than KEY_CAP leads is ignored by the caller, and at 1M leads a chain's or a
-    common word's key is held by thousands, whose rows were read only to be thrown away. Each run of
-    consecutive keys is one range scan of the key index, bounded by (KEY_CAP + 1) rows per key; a range
-    that fills its bound is read again key by key, so every key below the cap is read whole. Plain SQL: the
-    ORM's per-value preparation of tens of thousands of values cost more than the query."""
-    by_key: dict[int, list[int]] = defaultdict(list)
+    """The leads (ascending) holding each of the blocking keys (sorted, distinct) that at most KEY_CAP leads
+    hold; a key held by more says little (a chain's or a common word's key, held by thousands at 1M leads)
+    and is left out, its leads read only up to the cap. Each run of consecutive keys is one range scan of the
+    key index, bounded by (KEY_CAP + 1) rows per key of the run; a run that fills its bound is read again
+    key by key, so no key below the cap is cut short. The leads of a key come back as one string per key
+    (string_agg) on PostgreSQL: a row per lead cost Python more than the server's aggregation."""
     per = KEY_CAP + 1
     runs = _key_runs(keys)
-    rows = _key_ranges(tenant_id, runs, per)
-    read = Counter(first for first, _key, _lead in rows)
-    # a range of several keys that filled its bound may have left some key unread: read those one by one
+    groups = _key_ranges(tenant_id, runs, per)
+    read: Counter[int] = Counter()
+    for first, _key, n, _ids in groups:
+        read[first] += n
+    # a run of several keys that filled its bound may have left some key unread: read those one by one
     filled = {first for first, last in runs if last > first and read[first] >= per * (last - first + 1)}
-    for first, key, lead_id in rows:
-        if first not in filled:
-            by_key[key].append(lead_id)
+    by_key = {key: ids for first, key, _n, ids in groups if first not in filled and ids is not None}
     again = [(k, k) for first, last in runs if first in filled for k in range(first, last + 1)]
-    for _first, key, lead_id in _key_ranges(tenant_id, again, per) if again else ():
-        by_key[key].append(lead_id)
+    for _first, key, _n, ids in _key_ranges(tenant_id, again, per) if again else ():
+        if ids is not None:
+            by_key[key] = ids
     return by_key
 
 
-def _key_ranges(tenant_id: int, ranges: Sequence[tuple[int, int]], per: int) -> list[tuple[int, int, int]]:
-    """(first key of the range, key, lead) for each range, at most `per` rows per key of the range, in key
-    and lead order."""
+def _key_ranges(
+    tenant_id: int, ranges: Sequence[tuple[int, int]], per: int
+) -> list[tuple[int, int, int, list[int] | None]]:
+    """(first key of the range, key, leads read, the leads ascending or None when more than KEY_CAP) for
+    each key found in each range, reading at most `per` rows per key of the range, in key and lead order."""
     table = LeadKey._meta.db_table
-    out: list[tuple[int, int, int]] = []
+    out: list[tuple[int, int, int, list[int] | None]] = []
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             for chunk in _chunks(ranges, 10_000):
                 cursor.execute(
-                    f"SELECT r.lo, x.key, x.lead_id FROM unnest(%s::bigint[], %s::bigint[]) AS r(lo, hi) "
-                    f"CROSS JOIN LATERAL (SELECT key, lead_id FROM {table} WHERE tenant_id = %s "
-                    f"AND key BETWEEN r.lo AND r.hi ORDER BY key, lead_id LIMIT %s * (r.hi - r.lo + 1)) AS x",
+                    f"""
+                    SELECT r.lo, g.key, g.n, CASE WHEN g.n <= %s THEN g.ids END
+                    FROM unnest(%s::bigint[], %s::bigint[]) AS r(lo, hi) CROSS JOIN LATERAL (
+                        SELECT s.key, count(*) AS n, string_agg(s.lead_id::text, ',' ORDER BY s.lead_id) AS ids
+                        FROM (
+                            SELECT key, lead_id FROM {table} WHERE tenant_id = %s AND key BETWEEN r.lo AND r.hi
+                            ORDER BY key, lead_id LIMIT %s * (r.hi - r.lo + 1)
+                        ) AS s
+                        GROUP BY s.key
+                    ) AS g
+                    """,
                     [
+                        KEY_CAP,
                         bulksql.int_array([lo for lo, _hi in chunk]),
                         bulksql.int_array([hi for _lo, hi in chunk]),
                         tenant_id,
                         per,
                     ],
                 )
-                out.extend(cursor.fetchall())
+                out.extend(
+                    (lo, key, n, None if ids is None else list(map(int, ids.split(","))))
+                    for lo, key, n, ids in cursor.fetchall()
+                )
             return out
         # SQLite: one bounded SELECT per range, UNION ALL'd (at most 500 terms in a compound SELECT).
         term = (
             f"SELECT * FROM (SELECT %s, key, lead_id FROM {table} WHERE tenant_id = %s "
             f"AND key BETWEEN %s AND %s ORDER BY key, lead_id LIMIT %s)"
         )
+        held: dict[tuple[int, int], list[int]] = {}
         for chunk in _chunks(ranges, 400):
             params: list[Any] = []
             for lo, hi in chunk:
                 params += [lo, tenant_id, lo, hi, per * (hi - lo + 1)]
             cursor.execute(" UNION ALL ".join([term] * len(chunk)), params)
-            out.extend(cursor.fetchall())
+            for lo, key, lead_id in cursor.fetchall():
+                held.setdefault((lo, key), []).append(lead_id)
+        out = [(lo, key, len(ids), ids if len(ids) <= KEY_CAP else None) for (lo, key), ids in held.items()]
     return out
 
 
 def _candidate_ids(tenant_id: int, rec_keys: Sequence[Sequence[int]]) -> list[list[int]]:
     """Each record's best MAX_CANDIDATES leads by the number of blocking keys they share with it, keys held
-    by more than KEY_CAP leads ignored; ties in the order the leads first appear. One bounded read of the
-    leads of every key of the batch (`_leads_by_key`), counted here: ranking them in SQL cost the server
-    more than the counting costs Python."""
+    by more than KEY_CAP leads ignored; ties in the order the leads first appear (heapq.nlargest is the
+    stable sort's first n). One bounded read of the leads of every key of the batch (`_leads_by_key`),
+    counted here: ranking them in SQL cost the server more than the counting costs Python."""
     by_key = _leads_by_key(tenant_id, sorted({k for keys in rec_keys for k in keys}))
     cands: list[list[int]] = []
     for keys in rec_keys:
-        hits: dict[int, int] = defaultdict(int)
+        hits: Counter[int] = Counter()
         for key in keys:
-            sharing = by_key.get(key, [])
-            if len(sharing) <= KEY_CAP:
-                for lead_id in sharing:
-                    hits[lead_id] += 1
-        cands.append(sorted(hits, key=lambda x: -hits[x])[:MAX_CANDIDATES])
+            ids = by_key.get(key)
+            if ids:
+                hits.update(ids)
+        cands.append(heapq.nlargest(MAX_CANDIDATES, hits, key=hits.__getitem__))
     return cands
 
 

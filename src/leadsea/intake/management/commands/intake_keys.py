@@ -1,4 +1,5 @@
-"""leadsea intake_keys --tenant SLUG: rebuild the matching keys of a tenant's leads after a bulk load."""
+"""leadsea intake_keys --tenant SLUG: rebuild the matching keys and stored matcher features of a tenant's leads
+(after a bulk load, or a release that changed the matcher)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from leadsea.tenancy.models import Tenant
 
 
 class Command(BaseCommand):
-    help = "Rebuild the intake matching keys of every lead of a tenant (after loading leads outside intake)."
+    help = "Rebuild the intake matching keys and matcher features of every lead of a tenant."
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--tenant", required=True, help="tenant slug")

@@ -896,9 +896,11 @@ def _key_ranges(
                     f"""
                     SELECT r.lo, g.key, g.n, CASE WHEN g.n <= %s THEN g.ids END
                     FROM unnest(%s::bigint[], %s::bigint[]) AS r(lo, hi) CROSS JOIN LATERAL (
-                        SELECT s.key, count(*) AS n, string_agg(s.lead_id::text, ',' ORDER BY s.lead_id) AS ids
+                        SELECT s.key, count(*) AS n,
+                            string_agg(s.lead_id::text, ',' ORDER BY s.lead_id) AS ids
                         FROM (
-                            SELECT key, lead_id FROM {table} WHERE tenant_id = %s AND key BETWEEN r.lo AND r.hi
+                            SELECT key, lead_id FROM {table}
+                            WHERE tenant_id = %s AND key BETWEEN r.lo AND r.hi
                             ORDER BY key, lead_id LIMIT %s * (r.hi - r.lo + 1)
                         ) AS s
                         GROUP BY s.key

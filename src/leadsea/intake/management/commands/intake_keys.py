@@ -1,5 +1,5 @@
-"""leadsea intake_keys --tenant SLUG: rebuild the matching keys and stored matcher features of a tenant's leads
-(after a bulk load, or a release that changed the matcher)."""
+"""leadsea intake_keys --tenant SLUG: rebuild the matching keys and stored matcher features of a tenant's
+leads (after a bulk load, or a release that changed the matcher)."""
 
 from __future__ import annotations
 

@@ -31,6 +31,15 @@ class TenantModel(models.Model):
                 raise ValueError(f"{other!r} belongs to another tenant than {self!r}")
 
 
+def unchecked_tenant() -> models.ForeignKey[Any, Any]:
+    """TenantModel's tenant without the database's check of the reference, for high-volume rows written by
+    services from rows of the same transaction (each checked reference costs the server a query per row at
+    commit). Django still applies on_delete."""
+    return models.ForeignKey(
+        "tenancy.Tenant", on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
+    )
+
+
 def tenant_unique(model_name: str) -> models.UniqueConstraint:
     """The (tenant, id) constraint every tenant model carries (keeps the door open to Citus sharding)."""
     return models.UniqueConstraint(fields=["tenant", "id"], name=f"{model_name}_tenant_id_uniq")

@@ -7,7 +7,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
-from leadsea.core.models import TenantModel, tenant_unique
+from leadsea.core.models import TenantModel, tenant_unique, unchecked_tenant
 
 
 class IntakeSettings(TenantModel):
@@ -210,9 +210,7 @@ class FieldProvenance(TenantModel):
     # About eight rows per intake record, written by the intake services (and the workbench's hook) from rows
     # of the same transaction: the database checks none of their references (each checked reference cost
     # the server ~10 µs a row at commit, a fifth of its time per record). Django still applies on_delete.
-    tenant = models.ForeignKey(
-        "tenancy.Tenant", on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
-    )
+    tenant = unchecked_tenant()
     # indexed alone, as above
     lead = models.ForeignKey("leads.Lead", on_delete=models.CASCADE, related_name="+", db_constraint=False)
     field = models.CharField(max_length=60)
@@ -276,9 +274,7 @@ class LeadKey(TenantModel):
     # A derived index of the lead's fields, rebuilt by `leadsea intake_keys`: its references are not checked
     # by the database (two checks per key row at commit, a third of the server's time to write a lead's
     # keys); Django's on_delete removes the rows with their lead or tenant.
-    tenant = models.ForeignKey(
-        "tenancy.Tenant", on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
-    )
+    tenant = unchecked_tenant()
     # Indexed on its own: deleting a lead checks and cascades with WHERE lead_id IN (...), without the tenant.
     lead = models.ForeignKey("leads.Lead", on_delete=models.CASCADE, related_name="+", db_constraint=False)
     key = models.BigIntegerField()
@@ -295,9 +291,7 @@ class LeadFeatures(TenantModel):
     row or computing its features afresh. Rows of another `version` (the matcher changed) are computed from
     the lead instead; `leadsea intake_keys --tenant SLUG` rewrites them."""
 
-    tenant = models.ForeignKey(  # not checked by the database, as LeadKey's
-        "tenancy.Tenant", on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
-    )
+    tenant = unchecked_tenant()  # as LeadKey's
     lead = models.OneToOneField(
         "leads.Lead", on_delete=models.CASCADE, primary_key=True, related_name="+", db_constraint=False
     )

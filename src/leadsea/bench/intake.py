@@ -4,9 +4,11 @@ seconds of `leadsea dedup` on 100k records.
 The existing POIs and the submitted records come from one generated world (intake.testdata, Chinese sets:
 chains with branches, name variants, shops sharing a phone, missing fields), so a share of the submitted
 records are real duplicates of existing leads (merges and review items), the rest new stores. The leads and
-their blocking keys are bulk-loaded (COPY on PostgreSQL); the records then go through `intake_submit` in
-batches, exactly as the push API and the file import run them: normalize, candidates, score, decide, write
-(leads, keys, provenance, review items, audit rows)."""
+their blocking keys and matcher features are bulk-loaded (COPY on PostgreSQL); the records then go through
+`intake_submit` in batches, exactly as the push API and the file import run them: normalize, candidates,
+score, decide, write (leads, keys, provenance, review items, audit rows). On PostgreSQL `--workers`
+processes submit at once, each a share of the cities (as concurrent pushes would); records/s is all the
+records over the wall time of the slowest."""
 
 from __future__ import annotations
 

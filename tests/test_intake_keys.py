@@ -1,6 +1,6 @@
-"""The candidate lookup reads runs of consecutive blocking keys as range scans: every key held by at most
-KEY_CAP leads comes back whole, whatever its neighbours in the run hold, and a key over the cap is seen as
-left out (SQLite here, PostgreSQL in the PostgreSQL run)."""
+"""The candidate lookup: every blocking key held by at most KEY_CAP leads comes back whole (its leads
+ascending), whatever the other keys of the batch hold, and a key over the cap is left out (SQLite here,
+PostgreSQL in the PostgreSQL run)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 from leadsea.core import clock
 from leadsea.intake import pipeline
 from leadsea.intake.models import LeadKey
-from leadsea.intake.services import KEY_CAP, _key_runs, _leads_by_key
+from leadsea.intake.services import KEY_CAP, _leads_by_key
 from leadsea.leads.models import Lead
 from leadsea.pools.selectors import default_pool
 
@@ -33,19 +33,14 @@ def _holders(org: Any, counts: dict[int, int]) -> dict[int, list[int]]:
     return held
 
 
-def test_runs_of_consecutive_keys() -> None:
-    assert _key_runs([-5, -4, -3, 7, 9, 10]) == [(-5, -3), (7, 7), (9, 10)]
-    assert _key_runs([]) == []
-
-
 def test_each_key_under_the_cap_is_read_whole_next_to_crowded_keys(org: Any) -> None:
     k, m = -(2**40), 2**40
     counts = {
-        k: KEY_CAP + 40,  # over the cap, in a run with two small keys
+        k: KEY_CAP + 40,  # over the cap
         k + 1: 3,
         k + 2: 5,
-        k + 10: KEY_CAP + 1,  # alone, just over
-        m: 4 * KEY_CAP,  # fills the bound of its run of two: the other key is read again alone
+        k + 10: KEY_CAP + 1,  # just over
+        m: 4 * KEY_CAP,
         m + 1: 2,
         m + 5: KEY_CAP,  # at the cap: kept
     }
@@ -62,7 +57,7 @@ def test_each_key_under_the_cap_is_read_whole_next_to_crowded_keys(org: Any) -> 
 
 
 def test_a_record_finds_a_lead_in_every_neighbouring_cell(org: Any) -> None:
-    """The nine cells around a record, through the range scans, as through single probes before."""
+    """A lead in any of the nine ~1 km cells around a record shares a name-token key with it."""
     from leadsea.intake import matching
 
     lead_keys = {}

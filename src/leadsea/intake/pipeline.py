@@ -391,23 +391,6 @@ def _name_keys(rec: matching.Rec) -> list[str]:
     return keys + [f"t{tok}" for tok in tokens]
 
 
-# A name token in a cell is one 64-bit key laid out as (token hash: 33 bits | x: 16 bits | y: 15 bits), so the
-# three cells of a column around a record, (x, y - 1) .. (x, y + 1), are three consecutive integers: the
-# candidate lookup reads them with one range scan of the key index instead of three probes
-# (services._leads_by_key turns every run of consecutive keys into one range).
-_X_OFFSET = 18_001  # floor(lng / 0.01) is in [-18000, 18000], and a neighbour one more either way
-_Y_OFFSET = 9_001
-
-
-def _token_hash(token: str) -> int:
-    return int.from_bytes(hashlib.blake2b(f"t{token}".encode(), digest_size=8).digest(), "big") >> 31
-
-
-def _token_cell_key(token_hash: int, x: int, y: int) -> int:
-    u = (token_hash << 31) | ((x + _X_OFFSET) << 15) | (y + _Y_OFFSET)
-    return u - (1 << 64) if u >= 1 << 63 else u
-
-
 def lead_keys(rec: matching.Rec) -> list[int]:
     """The keys a lead is stored under: its name tokens in its own ~1 km cell, brand and pinyin in its city,
     brand + branch, street + number, phones."""
@@ -416,7 +399,7 @@ def lead_keys(rec: matching.Rec) -> list[int]:
     for key in _name_keys(rec):
         if key[0] == "t":
             if cell is not None:
-                out.append(_token_cell_key(_token_hash(key[1:]), cell[0], cell[1]))
+                out.append(hash_key(f"g{cell[0]},{cell[1]}|{key[1:]}"))
         else:
             out.append(hash_key(key))
     return sorted(set(out))
@@ -430,9 +413,10 @@ def query_keys(rec: matching.Rec) -> list[int]:
     for key in _name_keys(rec):
         if key[0] == "t":
             if cell is not None:
-                h = _token_hash(key[1:])
                 out.extend(
-                    _token_cell_key(h, cell[0] + dx, cell[1] + dy) for dx in (-1, 0, 1) for dy in (-1, 0, 1)
+                    hash_key(f"g{cell[0] + dx},{cell[1] + dy}|{key[1:]}")
+                    for dx in (-1, 0, 1)
+                    for dy in (-1, 0, 1)
                 )
         else:
             out.append(hash_key(key))

@@ -847,93 +847,47 @@ def _candidates(
     return ids, raws, features
 
 
-def _key_runs(keys: Sequence[int]) -> list[tuple[int, int]]:
-    """Sorted distinct keys as runs of consecutive integers, (first, last): the cells of a name token around
-    a record are consecutive keys (pipeline._token_cell_key)."""
-    runs: list[tuple[int, int]] = []
-    for key in keys:
-        if runs and key == runs[-1][1] + 1:
-            runs[-1] = (runs[-1][0], key)
-        else:
-            runs.append((key, key))
-    return runs
-
-
 def _leads_by_key(tenant_id: int, keys: Sequence[int]) -> dict[int, list[int]]:
-    """The leads (ascending) holding each of the blocking keys (sorted, distinct) that at most KEY_CAP leads
-    hold; a key held by more says little (a chain's or a common word's key, held by thousands at 1M leads)
-    and is left out, its leads read only up to the cap. Each run of consecutive keys is one range scan of the
-    key index, bounded by (KEY_CAP + 1) rows per key of the run; a run that fills its bound is read again
-    key by key, so no key below the cap is cut short. The leads of a key come back as one string per key
-    (string_agg) on PostgreSQL: a row per lead cost Python more than the server's aggregation."""
-    per = KEY_CAP + 1
-    runs = _key_runs(keys)
-    groups = _key_ranges(tenant_id, runs, per)
-    read: Counter[int] = Counter()
-    for first, _key, n, _ids in groups:
-        read[first] += n
-    # a run of several keys that filled its bound may have left some key unread: read those one by one
-    filled = {first for first, last in runs if last > first and read[first] >= per * (last - first + 1)}
-    by_key = {key: ids for first, key, _n, ids in groups if first not in filled and ids is not None}
-    again = [(k, k) for first, last in runs if first in filled for k in range(first, last + 1)]
-    for _first, key, _n, ids in _key_ranges(tenant_id, again, per) if again else ():
-        if ids is not None:
-            by_key[key] = ids
-    return by_key
-
-
-def _key_ranges(
-    tenant_id: int, ranges: Sequence[tuple[int, int]], per: int
-) -> list[tuple[int, int, int, list[int] | None]]:
-    """(first key of the range, key, leads read, the leads ascending or None when more than KEY_CAP) for
-    each key found in each range, reading at most `per` rows per key of the range, in key and lead order."""
+    """The leads (ascending) holding each of the blocking keys that at most KEY_CAP leads hold; a key held by
+    more says little (a chain's or a common word's key, held by thousands at 1M leads) and is left out, its
+    leads read only up to the cap. On PostgreSQL one statement for the batch, a bounded probe per key whose
+    leads come back as one string (a row per lead cost Python more than the server's aggregation; range
+    scans over neighbouring cells' keys cost the server more than the probes, measured). Plain SQL: the
+    ORM's per-value preparation of tens of thousands of values cost more than the query."""
     table = LeadKey._meta.db_table
-    out: list[tuple[int, int, int, list[int] | None]] = []
+    by_key: dict[int, list[int]] = {}
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            for chunk in _chunks(ranges, 10_000):
+            for chunk in _chunks(keys, 10_000):
                 cursor.execute(
                     f"""
-                    SELECT r.lo, g.key, g.n, CASE WHEN g.n <= %s THEN g.ids END
-                    FROM unnest(%s::bigint[], %s::bigint[]) AS r(lo, hi) CROSS JOIN LATERAL (
-                        SELECT s.key, count(*) AS n,
-                            string_agg(s.lead_id::text, ',' ORDER BY s.lead_id) AS ids
-                        FROM (
-                            SELECT key, lead_id FROM {table}
-                            WHERE tenant_id = %s AND key BETWEEN r.lo AND r.hi
-                            ORDER BY key, lead_id LIMIT %s * (r.hi - r.lo + 1)
+                    SELECT k.key, x.ids FROM unnest(%s::bigint[]) AS k(key) CROSS JOIN LATERAL (
+                        SELECT count(*) AS n, string_agg(s.lead_id::text, ',') AS ids FROM (
+                            SELECT lead_id FROM {table} WHERE tenant_id = %s AND key = k.key
+                            ORDER BY lead_id LIMIT %s
                         ) AS s
-                        GROUP BY s.key
-                    ) AS g
+                    ) AS x
+                    WHERE x.n BETWEEN 1 AND %s
                     """,
-                    [
-                        KEY_CAP,
-                        bulksql.int_array([lo for lo, _hi in chunk]),
-                        bulksql.int_array([hi for _lo, hi in chunk]),
-                        tenant_id,
-                        per,
-                    ],
+                    [bulksql.int_array(chunk), tenant_id, KEY_CAP + 1, KEY_CAP],
                 )
-                out.extend(
-                    (lo, key, n, None if ids is None else list(map(int, ids.split(","))))
-                    for lo, key, n, ids in cursor.fetchall()
-                )
-            return out
-        # SQLite: one bounded SELECT per range, UNION ALL'd (at most 500 terms in a compound SELECT).
+                for key, ids in cursor.fetchall():
+                    by_key[key] = list(map(int, ids.split(",")))
+            return by_key
+        # SQLite: one bounded SELECT per key, UNION ALL'd (at most 500 terms in a compound SELECT).
         term = (
-            f"SELECT * FROM (SELECT %s, key, lead_id FROM {table} WHERE tenant_id = %s "
-            f"AND key BETWEEN %s AND %s ORDER BY key, lead_id LIMIT %s)"
+            f"SELECT * FROM (SELECT key, lead_id FROM {table} WHERE tenant_id = %s AND key = %s "
+            f"ORDER BY lead_id LIMIT %s)"
         )
-        held: dict[tuple[int, int], list[int]] = {}
-        for chunk in _chunks(ranges, 400):
+        held: dict[int, list[int]] = defaultdict(list)
+        for chunk in _chunks(keys, 400):
             params: list[Any] = []
-            for lo, hi in chunk:
-                params += [lo, tenant_id, lo, hi, per * (hi - lo + 1)]
+            for key in chunk:
+                params += [tenant_id, key, KEY_CAP + 1]
             cursor.execute(" UNION ALL ".join([term] * len(chunk)), params)
-            for lo, key, lead_id in cursor.fetchall():
-                held.setdefault((lo, key), []).append(lead_id)
-        out = [(lo, key, len(ids), ids if len(ids) <= KEY_CAP else None) for (lo, key), ids in held.items()]
-    return out
+            for key, lead_id in cursor.fetchall():
+                held[key].append(lead_id)
+    return {key: ids for key, ids in held.items() if len(ids) <= KEY_CAP}
 
 
 def _candidate_ids(tenant_id: int, rec_keys: Sequence[Sequence[int]]) -> list[list[int]]:

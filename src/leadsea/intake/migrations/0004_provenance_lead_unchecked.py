@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('intake', '0004_token_cell_keys'),
+        ('intake', '0003_lead_features_unchecked_references'),
         ('leads', '0010_search_trigram_index'),
     ]
 

@@ -24,9 +24,12 @@ def _fields(model: type[models.Model], names: Sequence[str]) -> list[models.Fiel
     return [by_name[n] for n in names]
 
 
-def _prepared(fields: list[models.Field[Any, Any]], rows: Sequence[Sequence[Any]]) -> list[list[Any]]:
-    """The rows with JSON dumped (PostgreSQL and SQLite both take JSON as text) and datetimes adapted."""
-    json_at = [i for i, f in enumerate(fields) if isinstance(f, models.JSONField)]
+def _prepared(
+    fields: list[models.Field[Any, Any]], rows: Sequence[Sequence[Any]], *, json_text: bool = False
+) -> list[list[Any]]:
+    """The rows with JSON dumped (PostgreSQL and SQLite both take JSON as text; `json_text`: the callers
+    dumped it) and datetimes adapted."""
+    json_at = [] if json_text else [i for i, f in enumerate(fields) if isinstance(f, models.JSONField)]
     time_at = [i for i, f in enumerate(fields) if isinstance(f, models.DateTimeField)]
     if not json_at and not time_at:
         return [list(row) for row in rows]
@@ -49,12 +52,15 @@ def int_array(values: Sequence[int]) -> str:
     return "{" + ",".join(map(str, map(int, values))) + "}"
 
 
-def insert_rows(model: type[models.Model], names: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-    """INSERT the rows into the model's table: COPY on PostgreSQL, one executemany elsewhere."""
+def insert_rows(
+    model: type[models.Model], names: Sequence[str], rows: Sequence[Sequence[Any]], *, json_text: bool = False
+) -> None:
+    """INSERT the rows into the model's table: COPY on PostgreSQL, one executemany elsewhere. `json_text`:
+    the values of JSON columns are JSON text already."""
     if not rows:
         return
     fields = _fields(model, names)
-    values = _prepared(fields, rows)
+    values = _prepared(fields, rows, json_text=json_text)
     table, columns = model._meta.db_table, ", ".join(f.column for f in fields)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":

@@ -17,7 +17,7 @@ from django.db.models.expressions import RawSQL
 from django.utils.translation import gettext as _
 
 from leadsea.audit.services import change_record, changed_fields
-from leadsea.core import clock
+from leadsea.core import bulksql, clock
 from leadsea.core.errors import FieldInvalid
 from leadsea.core.middleware import current_request_id
 from leadsea.core.tenancy_guard import unscoped
@@ -102,8 +102,9 @@ def emit_many(
     actor: Any = None,
     now: datetime | None = None,
 ) -> list[int]:
-    """`emit` for many events of one actor at once (a batch job's writes): the same outbox rows in one
-    INSERT with their ids back, the same plugin handlers after commit. Returns the event ids in order."""
+    """`emit` for many events of one actor at once (a batch job's writes): the same outbox rows (on
+    PostgreSQL through COPY, ids drawn from the sequence), the same plugin handlers after commit. Returns the
+    event ids in order."""
     if not events:
         return []
     tenant_id = tenant if isinstance(tenant, int) else tenant.pk
@@ -118,21 +119,21 @@ def emit_many(
                 _outbox_create(tenant_id, type_, json.loads(text), actor_id, request_id, occurred_at).pk
             )
     else:
-        columns = "tenant_id, type, payload, actor_id, request_id, occurred_at, xact"
-        row = f"(%s, %s, %s::jsonb, %s, %s, %s, {XACT_SQL})"
+        # Ids from the sequence and the transaction id read once, the rows through COPY: the payloads are
+        # neither quoted into a statement by psycopg nor parsed out of one by the server.
+        ids = bulksql.reserve_ids(OutboxEvent, len(events))
         with connection.cursor() as cursor:
-            for start in range(0, len(events), _EMIT_CHUNK):
-                chunk = range(start, min(start + _EMIT_CHUNK, len(events)))
-                params: list[Any] = []
-                for i in chunk:
-                    params += [tenant_id, events[i][0], dumped[i], actor_id, request_id, occurred_at]
-                # Multi-row VALUES returns its ids in the order of the rows (what bulk_create relies on too).
-                cursor.execute(
-                    f"INSERT INTO {OutboxEvent._meta.db_table} ({columns}) "
-                    f"VALUES {', '.join([row] * len(chunk))} RETURNING id",
-                    params,
-                )
-                ids += [r[0] for r in cursor.fetchall()]
+            cursor.execute(f"SELECT {XACT_SQL}")
+            xact = cursor.fetchone()[0]
+        bulksql.insert_rows(
+            OutboxEvent,
+            ("id", "tenant_id", "type", "payload", "actor_id", "request_id", "occurred_at", "xact"),
+            [
+                (event_id, tenant_id, type_, text, actor_id, request_id, occurred_at, xact)
+                for event_id, (type_, _p), text in zip(ids, events, dumped, strict=True)
+            ],
+            json_text=True,
+        )
     if plugins.installed():
         plugins.schedule_handlers_many(
             [
@@ -149,9 +150,6 @@ def emit_many(
             ]
         )
     return ids
-
-
-_EMIT_CHUNK = 1000
 
 
 def ownership_payload(

@@ -162,3 +162,51 @@ def test_emit_many_runs_plugin_handlers_after_commit_reading_the_enabled_plugins
         assert _Seen.calls[0][2] == {"lead_id": 0, "at": "2026-03-02T02:00:00Z"}  # as the outbox stores it
     finally:
         plugins.unregister(_Seen.name)
+
+
+def test_insert_objects_writes_what_bulk_create_writes(org):
+    """Records (JSON, choices, datetimes, foreign keys, nulls) through insert_objects and through the ORM's
+    bulk_create read back the same, ids set; on PostgreSQL through COPY, with ids from the sequence or
+    reserved beforehand."""
+    from leadsea.intake.models import IntakeRecord
+
+    source = _source(org)
+
+    def build(i: int, prefix: str) -> IntakeRecord:
+        return IntakeRecord(
+            tenant=org.tenant,
+            source=source,
+            external_id=f"{prefix}{i}",
+            submitted_by=org.admin.user if i % 2 else None,
+            received_at=T0,
+            updated_at=T0,
+            raw={"name": f"店{i}", "tab": "a\tb", "nested": [1, {"k": None}]},
+            normalized={"name": f"店{i}"},
+            payload_hash=f"h{i}",
+            status=IntakeRecord.Status.ERROR if i == 2 else IntakeRecord.Status.PENDING,
+            error_code="invalid_phone" if i == 2 else "",
+            line=i or None,
+        )
+
+    ours = [build(i, "ours") for i in range(3)]
+    bulksql.insert_objects(ours)
+    theirs = IntakeRecord.objects.bulk_create([build(i, "orm") for i in range(3)])
+    assert all(o.pk for o in ours) and len({o.pk for o in ours}) == 3
+    fields = [f.attname for f in IntakeRecord._meta.concrete_fields if f.attname not in ("id", "external_id")]
+
+    def read(objs: list[IntakeRecord]) -> list[dict[str, Any]]:
+        rows = IntakeRecord.objects.filter(tenant=org.tenant, pk__in=[o.pk for o in objs]).order_by("pk")
+        return list(rows.values(*fields))
+
+    mine = read(ours)
+    assert mine == read(theirs)
+    assert mine[2]["status"] == "error" and mine[1]["submitted_by_id"] == org.admin.user_id
+    assert mine[0]["line"] is None and mine[0]["raw"]["tab"] == "a\tb"
+    if connection.vendor == "postgresql":
+        reserved = bulksql.reserve_ids(IntakeRecord, 2)
+        later = [build(5, "later"), build(6, "later")]
+        for obj, pk in zip(later, reserved, strict=True):
+            obj.pk = pk
+        bulksql.insert_objects(later)
+        stored = IntakeRecord.objects.filter(tenant=org.tenant, external_id__startswith="later")
+        assert sorted(stored.values_list("pk", flat=True)) == reserved

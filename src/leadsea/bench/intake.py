@@ -267,7 +267,7 @@ def split_by_city(records: list[dict[str, Any]], n: int) -> list[list[dict[str, 
     by_city: dict[str, list[dict[str, Any]]] = {}
     for data in records:
         try:
-            city = matching.canonical_city(pipeline.normalize(data).get("city") or "")
+            city = pipeline.lock_city(pipeline.normalize(data))
         except DomainError:
             city = ""
         by_city.setdefault(city, []).append(data)

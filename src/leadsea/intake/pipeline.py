@@ -295,6 +295,11 @@ def normalize(data: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def lock_city(normalized: dict[str, Any]) -> str:
+    """The city whose intake lock a normalized record takes (services._lock_cities): one spelling per city."""
+    return matching.canonical_city(normalized.get("city") or "")
+
+
 def brand_of(normalized: dict[str, Any]) -> str:
     """The brand (the name without its branch and generic words): '海底捞火锅（国贸店）' -> '海底捞'."""
     rec = matching.prepare([raw_record("", normalized)])[0]

@@ -63,16 +63,6 @@ IN_CHUNK = 900  # values per IN (...) list
 # ------------------------------------------------------------------------------------- bulk SQL helpers
 
 
-def _fast_insert(objs: Sequence[models.Model]) -> None:
-    """INSERT many rows of one model with one executemany (no ids returned): bulk_create's per-value
-    preparation dominates the intake hot path, and these rows (keys, provenance, tags, audit) need no id."""
-    if not objs:
-        return
-    model = type(objs[0])
-    names = [f.attname for f in model._meta.concrete_fields if not f.primary_key]
-    _insert_rows(model, names, [[getattr(o, a) for a in names] for o in objs])
-
-
 def _insert_rows(model: type[models.Model], names: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
     """INSERT plain value rows (see core.bulksql.insert_rows: COPY on PostgreSQL)."""
     bulksql.insert_rows(model, names, rows)
@@ -601,7 +591,7 @@ def _lock_cities(tenant: Tenant, items: Sequence[_Item]) -> None:
     and brand; a duplicate filed under another city is not covered. SQLite runs one writer at a time."""
     if connection.vendor != "postgresql":
         return
-    cities = {matching.canonical_city(it.normalized.get("city") or "") for it in items if it.normalized}
+    cities = {pipeline.lock_city(it.normalized) for it in items if it.normalized}
     if not cities:
         return
     keys = sorted({pipeline.hash_key(f"intake-city|{tenant.pk}|{city}") for city in cities})
@@ -792,23 +782,27 @@ class _NewLead:
 _CANDIDATE_COLUMNS = ("id", "name", "branch_name", "address", "city", "phones", "lat", "lng", "category")
 
 
+def _rows_by_ids(select: str, where: str, tenant_id: int, ids: Sequence[int]) -> list[tuple[Any, ...]]:
+    """`select ... WHERE tenant_id = <tenant> AND <where> <ids>`: the rows of these ids (`where` ends with the
+    id column), in one statement on PostgreSQL, IN lists on SQLite (_id_lists)."""
+    rows: list[tuple[Any, ...]] = []
+    with connection.cursor() as cursor:
+        for sql, params in _id_lists(ids):
+            cursor.execute(f"{select} WHERE tenant_id = %s AND {where} {sql}", [tenant_id, *params])
+            rows += cursor.fetchall()
+    return rows
+
+
 def _candidate_rows(tenant_id: int, lead_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
     """The matching fields of the candidate leads (not merged away), by id: plain SQL, tens of thousands of
     rows a batch at 1M leads, where the ORM's values() cost a quarter of a millisecond a record."""
     out: dict[int, dict[str, Any]] = {}
-    columns = ", ".join(_CANDIDATE_COLUMNS)
-    with connection.cursor() as cursor:
-        for sql, params in _id_lists(lead_ids):
-            cursor.execute(
-                f"SELECT {columns} FROM {Lead._meta.db_table} WHERE tenant_id = %s "
-                f"AND merged_into_id IS NULL AND id {sql}",
-                [tenant_id, *params],
-            )
-            for row in cursor.fetchall():
-                values = dict(zip(_CANDIDATE_COLUMNS, row, strict=True))
-                if isinstance(values["phones"], str):  # JSON as text (SQLite; Django's jsonb loader)
-                    values["phones"] = json.loads(values["phones"])
-                out[values["id"]] = values
+    select = f"SELECT {', '.join(_CANDIDATE_COLUMNS)} FROM {Lead._meta.db_table}"
+    for row in _rows_by_ids(select, "merged_into_id IS NULL AND id", tenant_id, lead_ids):
+        values = dict(zip(_CANDIDATE_COLUMNS, row, strict=True))
+        if isinstance(values["phones"], str):  # JSON as text (SQLite; Django's jsonb loader)
+            values["phones"] = json.loads(values["phones"])
+        out[values["id"]] = values
     return out
 
 
@@ -820,30 +814,18 @@ def _candidates(
     ids: list[int] = []
     raws: list[matching.RawRecord] = []
     features: list[Any] = []
-    table = LeadFeatures._meta.db_table
-    missing: list[int] = []
-    found: set[int] = set()
-    with connection.cursor() as cursor:
-        for sql, params in _id_lists(lead_ids):
-            cursor.execute(
-                f"SELECT lead_id, version, lat, lng, data FROM {table} "
-                f"WHERE tenant_id = %s AND lead_id {sql}",
-                [tenant_id, *params],
-            )
-            for lead_id, version, lat, lng, data in cursor.fetchall():
-                found.add(lead_id)
-                if version != matching.FEATURES_VERSION:
-                    missing.append(lead_id)
-                    continue
-                ids.append(lead_id)
-                raws.append(matching.RawRecord(id=f"l{lead_id}", lat=lat, lng=lng))
-                features.append(matching.features_load(data))
-    missing += [x for x in lead_ids if x not in found]
-    if missing:
-        for lead_id, values in _candidate_rows(tenant_id, missing).items():
+    select = f"SELECT lead_id, version, lat, lng, data FROM {LeadFeatures._meta.db_table}"
+    for lead_id, version, lat, lng, data in _rows_by_ids(select, "lead_id", tenant_id, lead_ids):
+        if version == matching.FEATURES_VERSION:
             ids.append(lead_id)
-            raws.append(pipeline.raw_record(f"l{lead_id}", values))
-            features.append(None)
+            raws.append(matching.RawRecord(id=f"l{lead_id}", lat=lat, lng=lng))
+            features.append(matching.features_load(data))
+    current = set(ids)
+    missing = [x for x in lead_ids if x not in current]
+    for lead_id, values in _candidate_rows(tenant_id, missing).items() if missing else ():
+        ids.append(lead_id)
+        raws.append(pipeline.raw_record(f"l{lead_id}", values))
+        features.append(None)
     return ids, raws, features
 
 
@@ -1185,7 +1167,7 @@ def _write_new_leads(
         [(tenant.pk, nl.lead.pk, t) for nl in new_leads for t in nl.tags],
     )
     request_id = current_request_id() or ""
-    _fast_insert(
+    bulksql.insert_objects(
         [
             ChangeLog(
                 tenant=tenant,
@@ -1309,7 +1291,7 @@ def _merge_records_into_leads(
                 )
             )
     _fast_update(tenant, changed_leads, _SURVIVING_COLUMNS)
-    _fast_insert(audit)
+    bulksql.insert_objects(audit)
     emit_many(
         tenant=tenant,
         events=[

@@ -10,11 +10,12 @@ row they insert carries its tenant_id, and update_rows always filters on the ten
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import Any
 
 from django.db import connection, models
+
+from leadsea.core import jsontext
 
 __all__ = ["insert_objects", "insert_rows", "int_array", "reserve_ids", "update_rows"]
 
@@ -33,13 +34,13 @@ def _prepared(
     time_at = [i for i, f in enumerate(fields) if isinstance(f, models.DateTimeField)]
     if not json_at and not time_at:
         return [list(row) for row in rows]
-    adapt, dumps = connection.ops.adapt_datetimefield_value, json.dumps
+    adapt = connection.ops.adapt_datetimefield_value
     out = []
     for row in rows:
         values = list(row)
         for i in json_at:
             if values[i] is not None:
-                values[i] = dumps(values[i], ensure_ascii=False)
+                values[i] = jsontext.dumps(values[i])
         for i in time_at:
             values[i] = adapt(values[i])
         out.append(values)
@@ -166,7 +167,7 @@ def update_rows(
             cursor.execute(
                 f"UPDATE {table} AS t SET {sets} FROM json_to_recordset(%s::json) AS v({record}) "
                 "WHERE t.tenant_id = %s AND t.id = v.id",
-                [json.dumps(docs, ensure_ascii=False, default=str), tenant_id],
+                [jsontext.dumps(docs, default=str), tenant_id],
             )
             return
         values = _prepared(fields, [row[1:] for row in rows])

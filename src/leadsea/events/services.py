@@ -17,7 +17,7 @@ from django.db.models.expressions import RawSQL
 from django.utils.translation import gettext as _
 
 from leadsea.audit.services import change_record, changed_fields
-from leadsea.core import bulksql, clock
+from leadsea.core import bulksql, clock, jsontext
 from leadsea.core.errors import FieldInvalid
 from leadsea.core.middleware import current_request_id
 from leadsea.core.tenancy_guard import unscoped
@@ -111,12 +111,12 @@ def emit_many(
     actor_id = actor if actor is None or isinstance(actor, int) else actor.pk
     request_id = (current_request_id() or "")[:64]
     occurred_at = now or clock.now()
-    dumped = [json.dumps(p, cls=DjangoJSONEncoder) for _t, p in events]
+    dumped = [jsontext.dumps(p, django=True) for _t, p in events]
     ids: list[int] = []
     if connection.vendor != "postgresql":  # SQLite: an INSERT costs little, one row each as emit writes it
         for (type_, _p), text in zip(events, dumped, strict=True):
             ids.append(
-                _outbox_create(tenant_id, type_, json.loads(text), actor_id, request_id, occurred_at).pk
+                _outbox_create(tenant_id, type_, jsontext.loads(text), actor_id, request_id, occurred_at).pk
             )
     else:
         # Ids from the sequence and the transaction id read once, the rows through COPY: the payloads are
@@ -141,7 +141,7 @@ def emit_many(
                     id=event_id,
                     tenant_id=tenant_id,
                     type=type_,
-                    payload=json.loads(text),
+                    payload=jsontext.loads(text),
                     actor_id=actor_id,
                     occurred_at=occurred_at,
                     request_id=request_id,

@@ -6,7 +6,6 @@ import csv
 import functools
 import hashlib
 import itertools
-import json
 import math
 import multiprocessing
 import os
@@ -22,6 +21,7 @@ import phonenumbers
 from pypinyin import Style, lazy_pinyin
 from rapidfuzz.distance import Indel
 
+from leadsea.core import jsontext
 from leadsea.core.geo import EARTH_RADIUS_M, haversine_m
 from leadsea.leads.normalize import fold_text
 
@@ -826,15 +826,11 @@ FEATURES_VERSION = _features_version()
 def features_dump(f: _Features) -> str:
     """The features as compact JSON (a list; the address as its four parts), for storing next to a lead."""
     addr = f[13]
-    return json.dumps(
-        [*f[:13], [addr.key, addr.number, addr.street, addr.floor], f[14]],
-        ensure_ascii=False,
-        separators=(",", ":"),
-    )
+    return jsontext.dumps([*f[:13], [addr.key, addr.number, addr.street, addr.floor], f[14]])
 
 
 def features_load(text: str) -> _Features:
-    v = json.loads(text)
+    v = jsontext.loads(text)
     return (
         v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9],
         tuple(v[10]), v[11], tuple(v[12]), Address(*v[13]), v[14],

@@ -272,3 +272,21 @@ def test_cached_preparation_and_search_forms_equal_the_uncached_ones() -> None:
     for phone in ("138 0013 8000", "010-6588 1234", "+1 650 253 0000", "+39 06 1234 5678"):
         e164 = pipeline.normalize({"name": "x", "phone": phone})["phones"][0]
         assert pipeline.search_text("x", "", "", [e164]) == f"x   {phone_search_forms(e164)}"
+
+
+@pytest.mark.postgres_only
+def test_a_batch_finds_its_earlier_records_through_the_external_id_index(org: Any) -> None:
+    """A batch's look-up of its external ids uses the partial unique index even with 500 of them (PostgreSQL
+    proves a partial index's condition from an IN list of at most 100 values): it reads the batch's ids, not
+    every record of the tenant."""
+    from django.db import connection
+
+    from leadsea.intake.services import records_by_external_id
+
+    source = _source(org)
+    intake_submit(tenant=org.tenant, source=source, records=[{**HAIDILAO, "external_id": "x-7"}])
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")  # a table this small would be read whole anyway
+    qs = records_by_external_id(org.tenant, source, [f"x-{i}" for i in range(500)])
+    assert "intakerecord_external_uniq" in qs.select_for_update().explain()
+    assert [r.external_id for r in qs] == ["x-7"]

@@ -624,12 +624,9 @@ def _submit_pass(
     reserved and they are inserted once, decided, at the end of the pass (an IntegrityError there means
     another transaction took an external id meanwhile: the caller runs the pass again, claiming first)."""
     results: list[IntakeResult] = []
-    ext_ids = [it.external_id for it in items if it.external_id]
     existing: dict[str, IntakeRecord] = {}
-    for chunk in _chunks(ext_ids):
-        for rec in IntakeRecord.objects.select_for_update().filter(
-            tenant=tenant, source=source, external_id__in=chunk
-        ):
+    for chunk in _chunks([it.external_id for it in items if it.external_id]):
+        for rec in records_by_external_id(tenant, source, chunk).select_for_update():
             existing[rec.external_id] = rec
     fresh: list[_Item] = []
     for it in items:
@@ -678,6 +675,18 @@ def _submit_pass(
         results.extend(_match_and_decide(tenant, source, matches, actor, now))
     bulksql.insert_objects([it.record for it in items if it.deferred and it.record is not None])
     return results
+
+
+def records_by_external_id(
+    tenant: Tenant, source: IntakeSource, external_ids: Sequence[str]
+) -> models.QuerySet[IntakeRecord]:
+    """The source's records of these external ids, through the partial unique index on (tenant, source,
+    external_id): the query repeats the index's condition (external_id <> ''), which PostgreSQL cannot
+    derive from an IN list of more than 100 values; without it a batch of 500 scanned all of the tenant's
+    records (62 ms at 56,000 records, growing with them, against 4 ms)."""
+    return IntakeRecord.objects.filter(tenant=tenant, source=source, external_id__in=external_ids).exclude(
+        external_id=""
+    )
 
 
 def _insert_records(

@@ -24,6 +24,7 @@ from leadsea.audit.models import ChangeLog
 from leadsea.audit.services import change_record, changed_fields
 from leadsea.core import bulksql, clock, geo
 from leadsea.core.errors import DomainError, FieldInvalid, Forbidden, NotFound
+from leadsea.core.gcpause import gc_paused
 from leadsea.core.middleware import current_request_id
 from leadsea.events.catalog import LEAD_CREATED, LEAD_MERGED, LEAD_UNMERGED, LEAD_UPDATED
 from leadsea.events.services import emit, emit_many
@@ -524,6 +525,7 @@ def _external_id(data: Any) -> str:
     return str(value).strip()[:200]
 
 
+@gc_paused()  # a batch's hundreds of thousands of short-lived objects: see core.gcpause
 def intake_submit(
     *,
     tenant: Tenant,

@@ -9,6 +9,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
+from leadsea.core.gcpause import gc_paused
 from leadsea.intake.matching import RawRecord, dedup, link, read_records_csv
 
 
@@ -27,6 +28,7 @@ class Command(BaseCommand):
             "--workers", type=int, default=None, help="scoring processes (default: CPUs, max 4)"
         )
 
+    @gc_paused()  # one batch of long-lived records and pairs: see core.gcpause
     def handle(self, *args: Any, **options: Any) -> None:
         started = time.perf_counter()
         out = Path(options["out"])

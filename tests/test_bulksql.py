@@ -38,14 +38,13 @@ def test_insert_rows_writes_every_row_with_json_text_and_datetimes(org):
         'a "quoted"\ttab\nline',
     ]
     rows = [
-        (org.tenant.pk, lead.pk, f"f{i}", value, source.pk, None, 40 + i, T0, i % 2 == 0, None)
+        (org.tenant.pk, lead.pk, {f"f{i}": value}, source.pk, None, 40 + i, T0, i % 2 == 0, None)
         for i, value in enumerate(values)
     ]
     names = [
         "tenant_id",
         "lead_id",
-        "field",
-        "value",
+        "given",
         "source_id",
         "record_id",
         "trust",
@@ -54,11 +53,9 @@ def test_insert_rows_writes_every_row_with_json_text_and_datetimes(org):
         "actor_id",
     ]
     bulksql.insert_rows(FieldProvenance, names, rows)
-    got = list(
-        FieldProvenance.objects.filter(tenant=org.tenant, lead=lead, field__startswith="f").order_by("field")
-    )
-    assert [p.field for p in got] == [f"f{i}" for i in range(len(values))]
-    assert [p.value for p in got] == values  # JSON round trip, Chinese, nested, null, control characters
+    got = list(FieldProvenance.objects.filter(tenant=org.tenant, lead=lead, source=source).order_by("trust"))
+    # JSON round trip, Chinese, nested, null, control characters
+    assert [p.given for p in got] == [{f"f{i}": value} for i, value in enumerate(values)]
     assert [p.trust for p in got] == [40, 41, 42, 43, 44]
     assert all(p.at == T0 for p in got)
     assert [p.verified_by_bd for p in got] == [True, False, True, False, True]
@@ -67,14 +64,14 @@ def test_insert_rows_writes_every_row_with_json_text_and_datetimes(org):
 def test_insert_rows_rolls_back_with_the_transaction(org):
     lead = lead_create(tenant=org.tenant, actor=org.admin, data={"name": "海底捞火锅"}, now=T0)
     source = _source(org)
-    names = ["tenant_id", "lead_id", "field", "value", "source_id", "trust", "at", "verified_by_bd"]
+    names = ["tenant_id", "lead_id", "given", "source_id", "trust", "at", "verified_by_bd"]
     with pytest.raises(RuntimeError), transaction.atomic():
         bulksql.insert_rows(
-            FieldProvenance, names, [(org.tenant.pk, lead.pk, "name", "x", source.pk, 1, T0, False)]
+            FieldProvenance, names, [(org.tenant.pk, lead.pk, {"name": "x"}, source.pk, 1, T0, False)]
         )
-        assert FieldProvenance.objects.filter(tenant=org.tenant, field="name", value="x").count() == 1
+        assert FieldProvenance.objects.filter(tenant=org.tenant, source=source, trust=1).count() == 1
         raise RuntimeError
-    assert not FieldProvenance.objects.filter(tenant=org.tenant, field="name", value="x").exists()
+    assert not FieldProvenance.objects.filter(tenant=org.tenant, source=source, trust=1).exists()
 
 
 def test_update_rows_changes_only_the_tenants_rows(org, other_org):

@@ -50,8 +50,7 @@ def test_the_same_external_id_from_many_threads_makes_one_record_and_one_lead() 
     assert sum(1 for r in results if not r.duplicate) == 1
     assert {r.status for r in results} == {"created"}
     assert {r.lead_id for r in results} == {record.lead_id}
-    provenance = FieldProvenance.objects.filter(tenant=org.tenant, field="name").count()
-    assert provenance == 1
+    assert FieldProvenance.objects.filter(tenant=org.tenant).count() == 1
 
 
 def test_changed_payloads_of_one_external_id_in_parallel_keep_one_record() -> None:
@@ -67,10 +66,8 @@ def test_changed_payloads_of_one_external_id_in_parallel_keep_one_record() -> No
     assert all(r.errors == [] for r in results)
     lead = Lead.objects.get(tenant=org.tenant)
     # one source, so the most recently received value wins, whichever transaction committed last
-    latest = FieldProvenance.objects.filter(tenant=org.tenant, lead=lead, field="phones").order_by(
-        "-at", "-id"
-    )[0]
-    assert lead.phones == latest.value
+    latest = FieldProvenance.objects.filter(tenant=org.tenant, lead=lead).order_by("-at", "-id")[0]
+    assert lead.phones == latest.given["phones"]
     assert lead.phone in {"+86106505" + p[-4:] for p in phones}
 
 

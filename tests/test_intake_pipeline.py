@@ -64,8 +64,9 @@ def test_first_record_creates_a_lead_with_provenance_keys_and_audit(org: Any) ->
     assert lead.geo_cell is not None
     assert set(LeadTag.objects.filter(tenant=org.tenant, lead=lead).values_list("tag", flat=True)) == {"连锁"}
     assert LeadKey.objects.filter(tenant=org.tenant, lead=lead).count() >= 4
-    fields = set(FieldProvenance.objects.filter(tenant=org.tenant, lead=lead).values_list("field", flat=True))
-    assert {"name", "branch_name", "address", "phones", "position"} <= fields
+    [given] = FieldProvenance.objects.filter(tenant=org.tenant, lead=lead).values_list("given", flat=True)
+    assert {"name", "branch_name", "address", "phones", "position"} <= set(given)  # one row for the record
+    assert given["branch_name"] == "国贸店" and given["phones"] == ["+861065051234"]
     assert ChangeLog.objects.filter(tenant=org.tenant, action="lead.create", object_id=lead.pk).exists()
 
 

@@ -204,17 +204,20 @@ class ReviewItem(TenantModel):
 
 
 class FieldProvenance(TenantModel):
-    """Who said a lead's field has a value, and when. The lead holds the survivor of these rows per field:
-    a BD-verified value first, then the most trusted source, then the most recent."""
+    """Who said a lead's fields have which values, and when: one row per giving (an intake record joining
+    or making the lead, a person's edit in the workbench, the values the lead had before intake), its
+    `given` the survivorship fields given (`pipeline.LEAD_FIELDS`, empty ones left out). The lead holds,
+    per field, the value of the winning row: a BD-verified value first, then the most trusted source, then
+    the most recent."""
 
-    # About eight rows per intake record, written by the intake services (and the workbench's hook) from rows
-    # of the same transaction: the database checks none of their references (each checked reference cost
-    # the server ~10 µs a row at commit, a fifth of its time per record). Django still applies on_delete.
+    # Written by the intake services (and the workbench's hook) from rows of the same transaction: the
+    # database checks none of their references (each checked reference cost the server ~10 µs a row at
+    # commit). Django still applies on_delete. One row per giving rather than per field (intake.0006): a
+    # record's eight field rows were the largest write of intake and were all read back on every merge.
     tenant = unchecked_tenant()
     # indexed alone, as above
     lead = models.ForeignKey("leads.Lead", on_delete=models.CASCADE, related_name="+", db_constraint=False)
-    field = models.CharField(max_length=60)
-    value = models.JSONField(null=True)
+    given = models.JSONField(default=dict)  # {field: value}
     # Read by lead only: source, record and actor have no index of their own (three fewer index entries per
     # row; sources, records and users are not deleted by the product, and Django's SET_NULL would scan).
     source = models.ForeignKey(

@@ -30,7 +30,7 @@ TEXT_LIMITS = {
     "city": 50,
     "district": 50,
 }
-# The lead fields that survivorship decides, one FieldProvenance row per field and source.
+# The lead fields that survivorship decides: the keys of FieldProvenance.given.
 LEAD_FIELDS = (
     "name",
     "branch_name",

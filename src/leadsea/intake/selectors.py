@@ -10,7 +10,6 @@ from django.utils.translation import gettext as _
 from leadsea.core.errors import FieldInvalid, NotFound
 from leadsea.intake.errors import ImportJobNotFound, MergeNotFound, ReviewItemNotFound
 from leadsea.intake.models import (
-    FieldProvenance,
     ImportJob,
     IntakeRecord,
     IntakeSource,
@@ -91,14 +90,6 @@ def merges_of(*, tenant: Tenant, lead: Lead) -> QuerySet[LeadMerge]:
     from django.db.models import Q
 
     return LeadMerge.objects.filter(Q(survivor=lead) | Q(merged=lead), tenant=tenant).order_by("-at", "-id")
-
-
-def provenance_of(*, tenant: Tenant, lead: Lead) -> QuerySet[FieldProvenance]:
-    return (
-        FieldProvenance.objects.filter(tenant=tenant, lead=lead)
-        .select_related("source")
-        .order_by("field", "-at", "-id")
-    )
 
 
 def sources(*, tenant: Tenant) -> QuerySet[IntakeSource]:

@@ -72,8 +72,7 @@ def _insert_rows(model: type[models.Model], names: Sequence[str], rows: Sequence
 _PROV_COLUMNS = (
     "tenant_id",
     "lead_id",
-    "field",
-    "value",
+    "given",
     "source_id",
     "record_id",
     "trust",
@@ -313,8 +312,9 @@ def _result_of(index: int, record: IntakeRecord, *, duplicate: bool = False) -> 
 
 @dataclass
 class _Prov:
-    field: str
-    value: Any
+    """One giving of field values (a FieldProvenance row, or one about to be written)."""
+
+    given: dict[str, Any]  # {field: value}
     trust: int
     at: datetime
     verified: bool
@@ -364,16 +364,19 @@ def _lead_values(lead: Lead) -> dict[str, Any]:
 
 def _survive(lead: Lead, rows: Sequence[_Prov]) -> bool:
     """Set each field of `lead` to its surviving value; True when something changed."""
-    best: dict[str, _Prov] = {}
+    best: dict[str, tuple[tuple[bool, int, datetime, int], Any]] = {}
     for row in rows:
-        if row.value in (None, "", []):
-            continue
-        if row.field not in best or row.rank() > best[row.field].rank():
-            best[row.field] = row
+        rank = row.rank()
+        for name, value in row.given.items():
+            if value in (None, "", []):
+                continue
+            held = best.get(name)
+            if held is None or rank > held[0]:
+                best[name] = (rank, value)
     changed = False
-    for name, row in best.items():
-        if lead_field_value(lead, name) != row.value:
-            _set_lead_field(lead, name, row.value)
+    for name, (_rank, value) in best.items():
+        if lead_field_value(lead, name) != value:
+            _set_lead_field(lead, name, value)
             changed = True
     if changed:
         lead.search_text = pipeline.search_text(lead.name, lead.branch_name, lead.address, lead.phones)
@@ -381,30 +384,34 @@ def _survive(lead: Lead, rows: Sequence[_Prov]) -> bool:
 
 
 def _provenance_of(tenant: Tenant, leads: Sequence[Lead], now: datetime) -> dict[int, list[_Prov]]:
-    """The provenance rows of these leads, creating the baseline rows of leads that have none."""
+    """The provenance rows of these leads, creating the baseline row of leads that have none (the values
+    they had before intake)."""
     by_lead: dict[int, list[_Prov]] = defaultdict(list)
     ids = [lead.pk for lead in leads]
     for chunk in _chunks(ids):
-        for pk, lead_id, name, value, trust, at, verified in (
+        for pk, lead_id, given, trust, at, verified in (
             FieldProvenance.objects.filter(tenant=tenant, lead_id__in=chunk)
             .order_by("id")
-            .values_list("id", "lead_id", "field", "value", "trust", "at", "verified_by_bd")
+            .values_list("id", "lead_id", "given", "trust", "at", "verified_by_bd")
         ):
-            by_lead[lead_id].append(_Prov(name, value, trust, at, verified, pk))
+            by_lead[lead_id].append(_Prov(given, trust, at, verified, pk))
     baseline: list[tuple[Any, ...]] = []
     for lead in leads:
         if by_lead.get(lead.pk):
             continue
-        trust = _channel_trust(lead.source_channel)
-        for name in pipeline.LEAD_FIELDS:
-            value = lead_field_value(lead, name)
-            if value in (None, "", []):
-                continue
-            at = lead.updated_at or now
-            baseline.append((tenant.pk, lead.pk, name, value, None, None, trust, at, False, None))
-            by_lead[lead.pk].append(_Prov(name, value, trust, at, False, 0))
+        values = _lead_given(lead, pipeline.LEAD_FIELDS)
+        if not values:
+            continue
+        trust, at = _channel_trust(lead.source_channel), lead.updated_at or now
+        baseline.append((tenant.pk, lead.pk, values, None, None, trust, at, False, None))
+        by_lead[lead.pk].append(_Prov(values, trust, at, False, 0))
     _insert_rows(FieldProvenance, _PROV_COLUMNS, baseline)
     return by_lead
+
+
+def _lead_given(lead: Lead, names: Iterable[str]) -> dict[str, Any]:
+    """The lead's non-empty values of these survivorship fields."""
+    return {name: value for name in names if (value := lead_field_value(lead, name)) not in (None, "", [])}
 
 
 def _lead_keys_write(
@@ -471,15 +478,13 @@ def lead_provenance_record(
     if not names:
         return
     actor_id = actor.user_id if actor is not None else None
-    _insert_rows(
-        FieldProvenance,
-        _PROV_COLUMNS,
-        [
-            (tenant.pk, lead.pk, name, value, None, None, _channel_trust("bd"), now, verified, actor_id)
-            for name in names
-            if (value := lead_field_value(lead, name)) not in (None, "", [])
-        ],
-    )
+    given = _lead_given(lead, names)
+    if given:
+        _insert_rows(
+            FieldProvenance,
+            _PROV_COLUMNS,
+            [(tenant.pk, lead.pk, given, None, None, _channel_trust("bd"), now, verified, actor_id)],
+        )
     lead_keys_refresh(tenant=tenant, leads=[lead])
 
 
@@ -1081,13 +1086,12 @@ def _match_and_decide(
 def _record_provs(
     it: _Item, source: IntakeSource, actor: Membership | None, now: datetime, order: int
 ) -> list[_Prov]:
+    """The record's giving of values (none when it gives no survivorship field)."""
     verified = (
         source.channel == IntakeSource.Channel.BD and actor is not None and actor.role == Membership.Role.BD
     )
-    return [
-        _Prov(name, value, source.trust, now, verified, order)
-        for name, value in pipeline.field_values(it.normalized or {}).items()
-    ]
+    given = pipeline.field_values(it.normalized or {})
+    return [_Prov(given, source.trust, now, verified, order)] if given else []
 
 
 def _new_lead(
@@ -1164,8 +1168,7 @@ def _write_new_leads(
             (
                 tenant.pk,
                 nl.lead.pk,
-                p.field,
-                p.value,
+                p.given,
                 source.pk,
                 record.pk,
                 p.trust,
@@ -1273,8 +1276,7 @@ def _merge_records_into_leads(
                     (
                         tenant.pk,
                         lead.pk,
-                        p.field,
-                        p.value,
+                        p.given,
                         source.pk,
                         it.record.pk,
                         p.trust,

@@ -281,7 +281,7 @@ def lead_history(
     provenance = list(
         FieldProvenance.objects.filter(tenant=tenant, lead=lead)
         .order_by("-at", "-id")
-        .values_list("source_id", "field", "value", "at", "verified_by_bd")[:MAX_PROVENANCE]
+        .values_list("source_id", "given", "at", "verified_by_bd")[:MAX_PROVENANCE]
     )
     sales_rows = list(
         IntakeRecord.objects.filter(_sales_q(), tenant=tenant, lead=lead)
@@ -308,13 +308,14 @@ def lead_history(
         rep.seen(row["first"])
         rep.seen(row["last"])
     given: set[tuple[int | None, str]] = set()
-    for source_id, name, value, at, verified in provenance:  # newest first: the first per field is the latest
+    for source_id, values, at, verified in provenance:  # newest first: the first per field is the latest
         rep = report(source_id)
         rep.seen(at)
-        if (source_id, name) in given:
-            continue
-        given.add((source_id, name))
-        rep.values.append(SourceValue(name, value, at, verified, value == lead_field_value(lead, name)))
+        for name, value in values.items():
+            if (source_id, name) in given:
+                continue
+            given.add((source_id, name))
+            rep.values.append(SourceValue(name, value, at, verified, value == lead_field_value(lead, name)))
     for rep in by_source.values():
         rep.values.sort(key=lambda v: v.field)
     reports = sorted(by_source.values(), key=lambda r: (r.first_seen is None, r.first_seen, r.key))

@@ -65,8 +65,8 @@ def test_intake_submit_runs_with_the_collector_paused(org: Any, monkeypatch: Any
     from leadsea.intake.services import intake_submit, source_get_or_create
 
     seen: list[bool] = []
-    real = services._lock_cities
-    monkeypatch.setattr(services, "_lock_cities", lambda *a: (seen.append(gc.isenabled()), real(*a)))
+    real = services._lock_records
+    monkeypatch.setattr(services, "_lock_records", lambda *a: (seen.append(gc.isenabled()), real(*a)))
     source = source_get_or_create(tenant=org.tenant, key="crawl", channel="import")
     [result] = intake_submit(tenant=org.tenant, source=source, records=[{"name": "喜茶", "city": "北京"}])
     assert result.status == "created"

@@ -129,3 +129,20 @@ def test_the_same_external_id_in_two_cities_at_once_keeps_one_record() -> None:
         record = IntakeRecord.objects.get(tenant=org.tenant, external_id=eid)
         assert {r.record_id for r in results} == {record.pk}
         assert all(r.errors == [] for r in results)
+
+
+def test_one_store_with_and_without_its_city_at_once_becomes_one_lead() -> None:
+    """Some sources name the store's city, some name none or another spelling of the district: the coarse
+    cell locks around its position make the batches match one after the other all the same."""
+    org = build_org("race5", "并发5")
+    sources = [source_get_or_create(tenant=org.tenant, key=f"push-{i}", channel="push") for i in range(6)]
+    intake_settings_get(tenant=org.tenant)
+    cities = ["北京", "", "", "朝阳区", "", "北京"]
+
+    def submit(i: int) -> Any:
+        record = {**STORE, "external_id": f"s{i}", "city": cities[i], "lat": 39.9087 + i / 20000}
+        return intake_submit(tenant=org.tenant, source=sources[i], records=[record])[0]
+
+    results = _race(6, submit)
+    assert sorted(r.status for r in results) == ["created"] + ["merged"] * 5
+    assert Lead.objects.filter(tenant=org.tenant, merged_into__isnull=True).count() == 1

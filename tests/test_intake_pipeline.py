@@ -291,3 +291,15 @@ def test_a_batch_finds_its_earlier_records_through_the_external_id_index(org: An
     qs = records_by_external_id(org.tenant, source, [f"x-{i}" for i in range(500)])
     assert "intakerecord_external_uniq" in qs.select_for_update().explain()
     assert [r.external_id for r in qs] == ["x-7"]
+
+
+def test_lock_names_meet_for_one_place_and_part_for_far_cities() -> None:
+    from leadsea.intake.pipeline import LOCK_CELL_DEG, lock_names
+
+    edge = 4 * LOCK_CELL_DEG  # a cell boundary: positions 2 km apart on either side of it
+    west = lock_names({"city": "北京", "lat": 39.9, "lng": edge - 0.01})
+    east = lock_names({"city": "", "lat": 39.9, "lng": edge + 0.01})
+    assert set(west) & set(east) and "city|" in east
+    shanghai = lock_names({"city": "上海市", "lat": 31.23, "lng": 121.47})
+    assert not set(west) & set(shanghai)
+    assert lock_names({"city": "上海"}) == ["city|shanghai"]  # no position: the city's lock only

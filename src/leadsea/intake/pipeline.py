@@ -296,8 +296,22 @@ def normalize(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def lock_city(normalized: dict[str, Any]) -> str:
-    """The city whose intake lock a normalized record takes (services._lock_cities): one spelling per city."""
+    """The city whose intake lock a normalized record takes (`lock_names`): one spelling per city."""
     return matching.canonical_city(normalized.get("city") or "")
+
+
+LOCK_CELL_DEG = 0.2  # ~20 km: two positions within ~10 km share one of their four nearest cells
+
+
+def lock_names(normalized: dict[str, Any]) -> list[str]:
+    """The intake locks a normalized record takes (services._lock_records): its city's (the empty city's
+    when it names none) and, when it has a position, the 2x2 coarse cells nearest to it: two records of one
+    store meet on a lock when both name the city, or when both are placed whatever city each names."""
+    names = [f"city|{lock_city(normalized)}"]
+    lat, lng = normalized.get("lat"), normalized.get("lng")
+    if lat is not None and lng is not None:
+        names += [f"cell|{cell}" for cell in matching._quad_cells(lat, lng, LOCK_CELL_DEG)]
+    return names
 
 
 def brand_of(normalized: dict[str, Any]) -> str:

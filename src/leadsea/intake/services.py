@@ -574,7 +574,7 @@ def intake_submit(
         passes[k].append(item)
     results: dict[int, IntakeResult] = {}
     with transaction.atomic():
-        _lock_cities(tenant, items)
+        _lock_records(tenant, items)
         for group in passes:
             try:
                 with transaction.atomic():
@@ -590,23 +590,23 @@ def intake_submit(
     return [results[i] for i in range(len(items))]
 
 
-def _lock_cities(tenant: Tenant, items: Sequence[_Item]) -> None:
-    """On PostgreSQL, turn JIT compilation off for the transaction and take its advisory lock of every city
-    its records are in (the empty city too), in one order: two batches with records of one city are matched
-    one after the other, so a store sent twice at once is created once and merged once, while batches of
-    different cities run in parallel (`leadsea bench intake --workers`). Candidates come from the record's
-    own surroundings, phone, street and brand; a duplicate filed under another city is not covered. SQLite
-    runs one writer at a time."""
+def _lock_records(tenant: Tenant, items: Sequence[_Item]) -> None:
+    """On PostgreSQL, turn JIT compilation off for the transaction and take its advisory locks of the cities
+    and coarse cells its records are in (`pipeline.lock_names`), in one order: two batches with records of
+    one city, or placed within ~10 km of each other, are matched one after the other, so a store sent twice
+    at once is created once and merged once, even when one side names no city or another one; batches of
+    different cities run in parallel (`leadsea bench intake --workers`). Not covered: a record with neither
+    position nor the other's city. SQLite runs one writer at a time."""
     if connection.vendor != "postgresql":
         return
     with connection.cursor() as cursor:
         # The batch's candidate probe is estimated above jit_above_cost: compiling it cost ~12 ms a statement
         # (0.1 ms of server time per record, measured), more than the plan's run saves.
         cursor.execute("SET LOCAL jit = off")
-    cities = {pipeline.lock_city(it.normalized) for it in items if it.normalized}
-    if not cities:
+    names = {name for it in items if it.normalized for name in pipeline.lock_names(it.normalized)}
+    if not names:
         return
-    keys = sorted({pipeline.hash_key(f"intake-city|{tenant.pk}|{city}") for city in cities})
+    keys = sorted({pipeline.hash_key(f"intake|{tenant.pk}|{name}") for name in names})
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT count(pg_advisory_xact_lock(k)) "

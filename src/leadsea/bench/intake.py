@@ -57,7 +57,7 @@ def add_arguments(parser: Any) -> None:
         type=int,
         default=2,
         help="processes submitting at once, as concurrent pushes to the API, the records split between "
-        "them by city (default 2; 1 measures one stream)",
+        "them so that no two share an intake lock (default 2; 1 measures one stream)",
     )
     parser.add_argument("--seed", type=int, default=7, help="seed of the generated world")
     parser.add_argument("--keep", action="store_true", help="keep the benchmark tenant afterwards")
@@ -258,21 +258,36 @@ def _dedup_seconds(n: int, seed: int, log: Callable[[str], None]) -> float:
     return seconds
 
 
-def split_by_city(records: list[dict[str, Any]], n: int) -> list[list[dict[str, Any]]]:
-    """The records in at most n parts, each city wholly in one part (intake locks a city while it matches a
-    batch of it: parts of different cities never wait for each other), the biggest cities first into the
-    smallest part. Records that do not normalize go with the empty city."""
+def split_by_locks(records: list[dict[str, Any]], n: int) -> list[list[dict[str, Any]]]:
+    """The records in at most n parts such that no two parts share an intake lock (`pipeline.lock_names`: a
+    city, a coarse cell around a position), so parts never wait for each other: records sharing a lock are
+    grouped (a city with its placed records that name no city, neighbouring cities), the biggest groups
+    first into the smallest part. Records that do not normalize go with the empty city."""
     if n <= 1:
         return [records]
-    by_city: dict[str, list[dict[str, Any]]] = {}
+    parent: dict[str, str] = {}
+
+    def find(name: str) -> str:
+        parent.setdefault(name, name)
+        while parent[name] != name:
+            parent[name] = parent[parent[name]]
+            name = parent[name]
+        return name
+
+    names_of: list[list[str]] = []
     for data in records:
         try:
-            city = pipeline.lock_city(pipeline.normalize(data))
+            names = pipeline.lock_names(pipeline.normalize(data))
         except DomainError:
-            city = ""
-        by_city.setdefault(city, []).append(data)
+            names = ["city|"]
+        names_of.append(names)
+        for other in names[1:]:
+            parent[find(other)] = find(names[0])
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for data, names in zip(records, names_of, strict=True):
+        groups.setdefault(find(names[0]), []).append(data)
     parts: list[list[dict[str, Any]]] = [[] for _ in range(n)]
-    for group in sorted(by_city.values(), key=len, reverse=True):
+    for group in sorted(groups.values(), key=len, reverse=True):
         min(parts, key=len).extend(group)
     return [part for part in parts if part]
 
@@ -334,7 +349,7 @@ def run(options: dict[str, Any], log: Callable[[str], None]) -> dict[str, Any]:
         source: IntakeSource = source_get_or_create(tenant=tenant, key=key, channel="push")
         submit = world[n_existing + runs * n_records : n_existing + (runs + 1) * n_records]
         # SQLite takes one writer at a time: one stream there.
-        parts = split_by_city(submit, options["workers"] if connection.vendor == "postgresql" else 1)
+        parts = split_by_locks(submit, options["workers"] if connection.vendor == "postgresql" else 1)
         started = time.perf_counter()
         if len(parts) == 1:
             outcomes = [_submit_all(tenant, source, admin, parts[0], size)]

@@ -304,14 +304,14 @@ LOCK_CELL_DEG = 0.2  # ~20 km: two positions within ~10 km share one of their fo
 
 
 def lock_names(normalized: dict[str, Any]) -> list[str]:
-    """The intake locks a normalized record takes (services._lock_records): its city's (the empty city's
-    when it names none) and, when it has a position, the 2x2 coarse cells nearest to it: two records of one
-    store meet on a lock when both name the city, or when both are placed whatever city each names."""
-    names = [f"city|{lock_city(normalized)}"]
-    lat, lng = normalized.get("lat"), normalized.get("lng")
-    if lat is not None and lng is not None:
-        names += [f"cell|{cell}" for cell in matching._quad_cells(lat, lng, LOCK_CELL_DEG)]
-    return names
+    """The intake locks a normalized record takes (services._lock_records): the city's it names, and when it
+    has a position the 2x2 coarse cells nearest to it; a record with neither takes the empty city's. Two
+    records of one store meet on a lock when both name the city, when both are placed (whatever city each
+    names), or when neither names a city nor is placed. A placed record naming no city takes only its cells:
+    the empty city's lock would make batches of every region wait for each other."""
+    city, lat, lng = lock_city(normalized), normalized.get("lat"), normalized.get("lng")
+    cells = [] if lat is None or lng is None else matching._quad_cells(lat, lng, LOCK_CELL_DEG)
+    return ([f"city|{city}"] if city or not cells else []) + [f"cell|{cell}" for cell in cells]
 
 
 def brand_of(normalized: dict[str, Any]) -> str:

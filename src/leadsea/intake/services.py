@@ -595,8 +595,9 @@ def _lock_records(tenant: Tenant, items: Sequence[_Item]) -> None:
     and coarse cells its records are in (`pipeline.lock_names`), in one order: two batches with records of
     one city, or placed within ~10 km of each other, are matched one after the other, so a store sent twice
     at once is created once and merged once, even when one side names no city or another one; batches of
-    different cities run in parallel (`leadsea bench intake --workers`). Not covered: a record with neither
-    position nor the other's city. SQLite runs one writer at a time."""
+    different cities and regions run in parallel (`leadsea bench intake --workers`). Not covered: a record
+    with neither a position nor the other's city, unless the other has neither either. SQLite runs one
+    writer at a time."""
     if connection.vendor != "postgresql":
         return
     with connection.cursor() as cursor:

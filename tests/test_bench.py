@@ -54,9 +54,7 @@ def test_bench_intake_measures_again_on_a_kept_tenant_with_new_records():
     assert not Tenant.objects.filter(slug=slug).exists()
 
 
-def test_split_by_locks_keeps_records_sharing_a_lock_in_one_part():
-    from leadsea.intake.pipeline import lock_names, normalize
-
+def test_split_by_city_keeps_each_city_in_one_part():
     beijing = {"lat": 39.91, "lng": 116.46}
     records = (
         [{"name": f"店{i}", "city": "北京", **beijing} for i in range(5)]
@@ -65,12 +63,15 @@ def test_split_by_locks_keeps_records_sharing_a_lock_in_one_part():
         + [{"name": f"店{i}", "city": "上海"} for i in range(4)]
         + [{"name": f"店{i}", "city": "广州"} for i in range(3)]
         + [{"name": "", "city": "深圳"}]  # does not normalize: with the empty city
+        + [{"name": "无城市", "city": ""}]  # neither city nor position: with the empty city
     )
-    parts = intake.split_by_locks(records, 2)
-    assert sorted(len(p) for p in parts) == [8, 9]  # Beijing's 9; Shanghai, Guangzhou and the empty city
-    locks = [{name for r in part if r["name"] for name in lock_names(normalize(r))} for part in parts]
-    assert not locks[0] & locks[1]
-    assert intake.split_by_locks(records, 1) == [records]
+    parts = intake.split_by_city(records, 2)
+    assert sorted(len(p) for p in parts) == [9, 9]
+    beijing_part = next(p for p in parts if records[0] in p)
+    assert all(r in beijing_part for r in records[:9])
+    cities = [{r["city"].removesuffix("市") for r in part if r["city"]} for part in parts]
+    assert not cities[0] & cities[1]
+    assert intake.split_by_city(records, 1) == [records]
 
 
 def test_bench_nearby_is_exact_and_cleans_up():

@@ -261,10 +261,10 @@ def _dedup_seconds(n: int, seed: int, log: Callable[[str], None]) -> float:
 
 def split_by_city(records: list[dict[str, Any]], n: int) -> list[list[dict[str, Any]]]:
     """The records in at most n parts, each city wholly in one part, as upstream systems pushing one stream
-    per city: a placed record that names no city goes with the city most records around it name (they share
-    intake locks, `pipeline.lock_names`); records that do not normalize, or name no city and are not placed,
-    with the empty city. The biggest cities first into the smallest part. Parts wait for each other only
-    where a record's position lies in another part's city (a wrong position), as concurrent pushes would."""
+    per city: a placed record that names no city goes with the city most records around it name (intake
+    locks the cities of the leads around such a record, services._lock_records); records that do not
+    normalize, or name no city and are not placed, with the empty city. The biggest cities first into the
+    smallest part."""
     if n <= 1:
         return [records]
     placed: dict[str, Counter[str]] = defaultdict(Counter)  # lock cell -> cities named by records in it
@@ -276,7 +276,7 @@ def split_by_city(records: list[dict[str, Any]], n: int) -> list[list[dict[str, 
             keyed.append(("", []))
             continue
         city = pipeline.lock_city(normalized)
-        cells = [name for name in pipeline.lock_names(normalized) if name.startswith("cell|")]
+        cells = pipeline.lock_cells(normalized)
         for cell in cells if city else ():
             placed[cell][city] += 1
         keyed.append((city, [] if city else cells))

@@ -304,14 +304,20 @@ LOCK_CELL_DEG = 0.2  # ~20 km: two positions within ~10 km share one of their fo
 
 
 def lock_names(normalized: dict[str, Any]) -> list[str]:
-    """The intake locks a normalized record takes (services._lock_records): the city's it names, and when it
-    has a position the 2x2 coarse cells nearest to it; a record with neither takes the empty city's. Two
-    records of one store meet on a lock when both name the city, when both are placed (whatever city each
-    names), or when neither names a city nor is placed. A placed record naming no city takes only its cells:
-    the empty city's lock would make batches of every region wait for each other."""
-    city, lat, lng = lock_city(normalized), normalized.get("lat"), normalized.get("lng")
-    cells = [] if lat is None or lng is None else matching._quad_cells(lat, lng, LOCK_CELL_DEG)
-    return ([f"city|{city}"] if city or not cells else []) + [f"cell|{cell}" for cell in cells]
+    """The intake locks a normalized record takes (services._lock_records): the city's it names; naming
+    none, the 2x2 coarse cells nearest to its position (services also locks the cities of the leads around
+    it); with neither city nor position, the empty city's. A record naming a city takes no cell lock: a
+    wrong position would make batches of two cities wait for each other."""
+    city, cells = lock_city(normalized), lock_cells(normalized)
+    return [f"city|{city}"] if city or not cells else cells
+
+
+def lock_cells(normalized: dict[str, Any]) -> list[str]:
+    """The lock names of the 2x2 coarse cells nearest to a record's position (none when it has none)."""
+    lat, lng = normalized.get("lat"), normalized.get("lng")
+    if lat is None or lng is None:
+        return []
+    return [f"cell|{cell}" for cell in matching._quad_cells(lat, lng, LOCK_CELL_DEG)]
 
 
 def brand_of(normalized: dict[str, Any]) -> str:

@@ -591,12 +591,13 @@ def intake_submit(
 
 
 def _lock_records(tenant: Tenant, items: Sequence[_Item]) -> None:
-    """On PostgreSQL, turn JIT compilation off for the transaction and take its advisory locks of the cities
-    and coarse cells its records are in (`pipeline.lock_names`), in one order: two batches with records of
-    one city, or placed within ~10 km of each other, are matched one after the other, so a store sent twice
-    at once is created once and merged once, even when one side names no city or another one; batches of
-    different cities and regions run in parallel (`leadsea bench intake --workers`). Not covered: a record
-    with neither a position nor the other's city, unless the other has neither either. SQLite runs one
+    """On PostgreSQL, turn JIT compilation off for the transaction and take its advisory locks, in one order:
+    of the cities its records name, and for a placed record naming none, of the coarse cells around it and
+    of the cities of the leads around it (`pipeline.lock_names`, `_cities_around`). Two batches sending one
+    store at once, by the city's name or by a position where the tenant knows leads of that city, are
+    matched one after the other, so the store is created once and merged once; batches of different cities
+    run in parallel (`leadsea bench intake --workers`). Not covered: a duplicate naming another city (or
+    none, with no position or none of the tenant's leads around it) than the other side. SQLite runs one
     writer at a time."""
     if connection.vendor != "postgresql":
         return
@@ -605,6 +606,12 @@ def _lock_records(tenant: Tenant, items: Sequence[_Item]) -> None:
         # (0.1 ms of server time per record, measured), more than the plan's run saves.
         cursor.execute("SET LOCAL jit = off")
     names = {name for it in items if it.normalized for name in pipeline.lock_names(it.normalized)}
+    unnamed = [
+        it.normalized
+        for it in items
+        if it.normalized and not pipeline.lock_city(it.normalized) and it.normalized.get("lat") is not None
+    ]
+    names.update(f"city|{city}" for city in _cities_around(tenant, unnamed))
     if not names:
         return
     keys = sorted({pipeline.hash_key(f"intake|{tenant.pk}|{name}") for name in names})
@@ -614,6 +621,39 @@ def _lock_records(tenant: Tenant, items: Sequence[_Item]) -> None:
             "FROM (SELECT k FROM unnest(%s::bigint[]) AS k ORDER BY k) AS s",
             [bulksql.int_array(keys)],
         )
+
+
+LOCK_AROUND_LEADS = 10  # leads read per ~1 km cell to learn the cities around a record naming none
+
+
+def _cities_around(tenant: Tenant, records: Sequence[dict[str, Any]]) -> set[str]:
+    """The lock cities (`pipeline.lock_city`) of the tenant's leads in the 3x3 ~1 km cells around each
+    placed record: where a record names no city, the leads around it say which cities' batches may be
+    sending the same store."""
+    cells = sorted(
+        {
+            geo.cell_of(n["lat"] + dy * geo.CELL_DEG, n["lng"] + dx * geo.CELL_DEG)
+            for n in records
+            if -89.0 < n["lat"] < 89.0
+            for dx in (-1, 0, 1)
+            for dy in (-1, 0, 1)
+        }
+    )
+    if not cells:
+        return set()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            SELECT DISTINCT l.city FROM unnest(%s::int[]) AS c(cell) CROSS JOIN LATERAL (
+                SELECT city FROM {Lead._meta.db_table}
+                WHERE tenant_id = %s AND geo_cell = c.cell AND merged_into_id IS NULL AND city <> ''
+                LIMIT %s
+            ) AS l
+            """,
+            [bulksql.int_array(cells), tenant.pk, LOCK_AROUND_LEADS],
+        )
+        found = {pipeline.lock_city({"city": city}) for (city,) in cursor.fetchall()}
+    return found - {""}
 
 
 def _submit_pass(

@@ -149,3 +149,24 @@ def test_one_store_with_and_without_its_city_at_once_becomes_one_lead() -> None:
     assert sorted(r.status for r in results) == ["created"] + ["merged"] * 5
     live = Lead.objects.filter(tenant=org.tenant, merged_into__isnull=True)
     assert live.exclude(name="隔壁书店").count() == 1
+
+
+def test_a_record_naming_no_city_locks_the_city_most_leads_around_it_name() -> None:
+    from leadsea.intake.services import _cities_around
+
+    org = build_org("around", "周边")
+    source = source_get_or_create(tenant=org.tenant, key="push", channel="push")
+    around = [
+        ("北京", 39.9101, 116.4622),
+        ("北京市", 39.9080, 116.4590),
+        ("上海", 39.9095, 116.4610),  # one lead placed in the wrong city
+        ("广州", 23.1291, 113.2644),  # far away
+    ]
+    records = [
+        {"external_id": f"x{i}", "name": f"店{i}", "city": c, "lat": a, "lng": b}
+        for i, (c, a, b) in enumerate(around)
+    ]
+    intake_submit(tenant=org.tenant, source=source, records=records)
+    assert _cities_around(org.tenant, [{"lat": 39.9087, "lng": 116.4605}]) == {"beijing"}
+    assert _cities_around(org.tenant, [{"lat": 23.1290, "lng": 113.2640}]) == {"guangzhou"}
+    assert _cities_around(org.tenant, [{"lat": 30.0, "lng": 100.0}]) == set()  # no lead around

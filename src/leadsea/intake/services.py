@@ -627,24 +627,27 @@ LOCK_AROUND_LEADS = 10  # leads read per ~1 km cell to learn the cities around a
 
 
 def _cities_around(tenant: Tenant, records: Sequence[dict[str, Any]]) -> set[str]:
-    """The lock cities (`pipeline.lock_city`) of the tenant's leads in the 3x3 ~1 km cells around each
-    placed record: where a record names no city, the leads around it say which cities' batches may be
-    sending the same store."""
-    cells = sorted(
-        {
+    """For each placed record, the lock city (`pipeline.lock_city`) most of the tenant's leads in the 3x3
+    ~1 km cells around it name (all of those tied): where a record names no city, its neighbours say which
+    city's batches may be sending the same store. The most named, not every one named: a few leads placed
+    in the wrong city would otherwise make two cities' batches wait for each other."""
+    around = [
+        [
             geo.cell_of(n["lat"] + dy * geo.CELL_DEG, n["lng"] + dx * geo.CELL_DEG)
-            for n in records
-            if -89.0 < n["lat"] < 89.0
             for dx in (-1, 0, 1)
             for dy in (-1, 0, 1)
-        }
-    )
+        ]
+        for n in records
+        if -89.0 < n["lat"] < 89.0
+    ]
+    cells = sorted({cell for cells in around for cell in cells})
     if not cells:
         return set()
+    named: dict[int, Counter[str]] = defaultdict(Counter)
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
-            SELECT DISTINCT l.city FROM unnest(%s::int[]) AS c(cell) CROSS JOIN LATERAL (
+            SELECT c.cell, l.city FROM unnest(%s::int[]) AS c(cell) CROSS JOIN LATERAL (
                 SELECT city FROM {Lead._meta.db_table}
                 WHERE tenant_id = %s AND geo_cell = c.cell AND merged_into_id IS NULL AND city <> ''
                 LIMIT %s
@@ -652,8 +655,18 @@ def _cities_around(tenant: Tenant, records: Sequence[dict[str, Any]]) -> set[str
             """,
             [bulksql.int_array(cells), tenant.pk, LOCK_AROUND_LEADS],
         )
-        found = {pipeline.lock_city({"city": city}) for (city,) in cursor.fetchall()}
-    return found - {""}
+        for cell, city in cursor.fetchall():
+            named[cell][pipeline.lock_city({"city": city})] += 1
+    found: set[str] = set()
+    for cells_of_record in around:
+        votes: Counter[str] = Counter()
+        for cell in cells_of_record:
+            votes.update(named.get(cell, {}))
+        votes.pop("", None)
+        if votes:
+            top = max(votes.values())
+            found.update(city for city, n in votes.items() if n == top)
+    return found
 
 
 def _submit_pass(

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from django.core.management import CommandError
 from django.db import connection
 
 from leadsea.bench import intake, nearby
@@ -48,6 +49,17 @@ def test_bench_intake_measures_again_on_a_kept_tenant_with_new_records():
         external = set(IntakeRecord.objects.filter(tenant=tenant).values_list("external_id", flat=True))
     assert len(external) == 120
     assert sum(second["statuses"].values()) == 60
+    # --cpu: the next run's records, rolled back: figures per record, nothing kept, the run not used up
+    profile = intake.run(_intake_options(tenant=slug, cpu=True), lines.append)
+    assert profile["mode"] == "cpu" and sum(profile["statuses"].values()) == 60
+    assert profile["client_cpu_ms_per_record"] > 0 and profile["statements"]
+    if connection.vendor == "sqlite":
+        assert profile["server_cpu_ms_per_record"] is None
+    with unscoped():
+        assert IntakeSource.objects.filter(tenant=tenant).count() == 2
+        assert IntakeRecord.objects.filter(tenant=tenant).count() == 120
+    with pytest.raises(CommandError):
+        intake.run(_intake_options(cpu=True), lines.append)  # only on a kept tenant
     from leadsea.bench.common import drop_tenant
 
     drop_tenant(tenant, lines.append)

@@ -8,12 +8,19 @@ their blocking keys and matcher features are bulk-loaded (COPY on PostgreSQL); t
 `intake_submit` in batches, exactly as the push API and the file import run them: normalize, candidates,
 score, decide, write (leads, keys, provenance, review items, audit rows). On PostgreSQL `--workers`
 processes submit at once, each a share of the cities (as concurrent pushes would); records/s is all the
-records over the wall time of the slowest."""
+records over the wall time of the slowest.
+
+`--cpu` (with `--tenant`) measures where the time goes instead: the next run's records in one process, in a
+transaction that is rolled back (the world is not used up, so runs of two code versions compare on the same
+records and the same database), printing the CPU time per record of this process and of its PostgreSQL
+backend, the cyclic garbage collector's share and the slowest statements."""
 
 from __future__ import annotations
 
 import csv
+import gc
 import multiprocessing
+import os
 import random
 import re
 import statistics
@@ -24,7 +31,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.db import connection, connections, transaction
 
 from leadsea.bench.common import bench_tenant, drop_tenant, prepare_database, vacuum_analyze
@@ -66,6 +73,13 @@ def add_arguments(parser: Any) -> None:
         "--tenant",
         help="measure again on a tenant kept by an earlier run (--keep): no load; each run submits the next "
         "slice of the same generated world through a source of its own",
+    )
+    parser.add_argument(
+        "--cpu",
+        action="store_true",
+        help="with --tenant: submit the next run's records in one process and roll them back, printing the "
+        "CPU time per record of this process and of its PostgreSQL backend, the garbage collector's share "
+        "and the slowest statements (COPY writes not included)",
     )
 
 
@@ -309,6 +323,95 @@ def _submit_all(
     return statuses, batch_seconds
 
 
+class _RolledBack(Exception):
+    pass
+
+
+def _backend_cpu_seconds(pid: int | None) -> float | None:
+    """User + system CPU seconds of a local PostgreSQL backend (None when it is not on this machine)."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError, TypeError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_profile(
+    tenant: Tenant, admin: Membership, key: str, records: list[dict[str, Any]], size: int
+) -> dict[str, Any]:
+    """Submit the records in batches in one transaction, rolled back; the CPU it took, per record."""
+    statements: dict[str, list[float]] = defaultdict(lambda: [0.0, 0])
+    collected = [0.0, 0.0]  # seconds in the collector, start of the current collection
+
+    def timed(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        began = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            entry = statements[" ".join(sql.split())[:100]]
+            entry[0] += time.perf_counter() - began
+            entry[1] += 1
+
+    def on_gc(phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            collected[1] = time.process_time()
+        else:
+            collected[0] += time.process_time() - collected[1]
+
+    statuses: dict[str, int] = {}
+    figures: dict[str, float | None] = {}
+    gc.callbacks.append(on_gc)
+    try:
+        with transaction.atomic():
+            source = source_get_or_create(tenant=tenant, key=key, channel="push")
+            pid = None
+            if connection.vendor == "postgresql":
+                with connection.cursor() as cursor:
+                    cursor.execute("SELECT pg_backend_pid()")
+                    pid = cursor.fetchone()[0]
+            backend0, client0, wall0 = _backend_cpu_seconds(pid), time.process_time(), time.perf_counter()
+            with connection.execute_wrapper(timed):
+                for i in range(0, len(records), size):
+                    for r in intake_submit(
+                        tenant=tenant, source=source, records=records[i : i + size], actor=admin
+                    ):
+                        statuses[str(r.status)] = statuses.get(str(r.status), 0) + 1
+                if connection.vendor == "postgresql":  # the deferred foreign-key checks a commit would run
+                    with connection.cursor() as cursor:
+                        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+            client1, wall1, backend1 = time.process_time(), time.perf_counter(), _backend_cpu_seconds(pid)
+            figures = {
+                "client_cpu": client1 - client0,
+                "server_cpu": None if backend0 is None or backend1 is None else backend1 - backend0,
+                "wall": wall1 - wall0,
+            }
+            raise _RolledBack
+    except _RolledBack:
+        pass
+    finally:
+        gc.callbacks.remove(on_gc)
+    n = max(1, len(records))
+
+    def per_record(seconds: float | None) -> float | None:
+        return None if seconds is None else round(seconds * 1000 / n, 3)
+
+    slowest = sorted(statements.items(), key=lambda kv: -kv[1][0])[:10]
+    return {
+        "mode": "cpu",
+        "records": len(records),
+        "statuses": statuses,
+        "client_cpu_ms_per_record": per_record(figures["client_cpu"]),
+        "server_cpu_ms_per_record": per_record(figures["server_cpu"]),
+        "gc_ms_per_record": per_record(collected[0]),
+        "wall_ms_per_record": per_record(figures["wall"]),
+        "statements": [
+            {"sql": sql, "calls": int(calls), "ms_per_record": per_record(seconds)}
+            for sql, (seconds, calls) in slowest
+        ],
+    }
+
+
 def _kept(slug: str) -> tuple[Tenant, Membership, int, int]:
     """The kept tenant, its admin, its existing leads (before any measured run) and the runs made on it."""
     tenant = Tenant.objects.get(slug=slug)
@@ -324,6 +427,8 @@ def run(options: dict[str, Any], log: Callable[[str], None]) -> dict[str, Any]:
     n_existing, n_records, size = options["existing"], options["records"], options["batch_size"]
     result: dict[str, Any] = {"database": connection.vendor}
     runs = 0
+    if options.get("cpu") and not options["tenant"]:
+        raise CommandError("--cpu measures on a kept tenant: give --tenant SLUG (from a run with --keep).")
     if options["tenant"]:
         tenant, admin, loaded, runs = _kept(options["tenant"])
         options["keep"], n_existing = True, options["existing"]
@@ -346,8 +451,12 @@ def run(options: dict[str, Any], log: Callable[[str], None]) -> dict[str, Any]:
             result.update(load_seconds=round(time.perf_counter() - began, 1))
         result.update(existing=loaded)
         key = "bench" if runs == 0 else f"bench-{runs + 1}"
-        source: IntakeSource = source_get_or_create(tenant=tenant, key=key, channel="push")
         submit = world[n_existing + runs * n_records : n_existing + (runs + 1) * n_records]
+        if options.get("cpu"):
+            result.update(_cpu_profile(tenant, admin, key, submit, size))
+            log(f"{len(submit)} records through the pipeline, rolled back: {result['statuses']}")
+            return result
+        source: IntakeSource = source_get_or_create(tenant=tenant, key=key, channel="push")
         # SQLite takes one writer at a time: one stream there.
         parts = split_by_city(submit, options["workers"] if connection.vendor == "postgresql" else 1)
         started = time.perf_counter()

@@ -623,7 +623,7 @@ def _lock_records(tenant: Tenant, items: Sequence[_Item]) -> None:
         )
 
 
-LOCK_AROUND_LEADS = 10  # leads read per ~1 km cell to learn the cities around a record naming none
+LOCK_AROUND_LEADS = 4  # leads read per ~1 km cell (of 9) to learn the city around a record naming none
 
 
 def _cities_around(tenant: Tenant, records: Sequence[dict[str, Any]]) -> set[str]:

@@ -306,21 +306,28 @@ def split_by_city(records: list[dict[str, Any]], n: int) -> list[list[dict[str, 
     return [part for part in parts if part]
 
 
+def _submit_batches(
+    tenant: Tenant, source: IntakeSource, admin: Membership, records: list[dict[str, Any]], size: int
+) -> tuple[dict[str, int], list[float]]:
+    """Submit records in batches: the statuses and each batch's seconds."""
+    statuses: dict[str, int] = {}
+    batch_seconds: list[float] = []
+    for i in range(0, len(records), size):
+        t0 = time.perf_counter()
+        for r in intake_submit(tenant=tenant, source=source, records=records[i : i + size], actor=admin):
+            statuses[str(r.status)] = statuses.get(str(r.status), 0) + 1
+        batch_seconds.append(time.perf_counter() - t0)
+    return statuses, batch_seconds
+
+
 def _submit_all(
     tenant: Tenant, source: IntakeSource, admin: Membership, records: list[dict[str, Any]], size: int
 ) -> tuple[dict[str, int], list[float]]:
-    """Submit records in batches (one worker's share): the statuses and each batch's seconds."""
-    statuses: dict[str, int] = {}
-    batch_seconds: list[float] = []
+    """One worker's share, on a connection of its own (closed after)."""
     try:
-        for i in range(0, len(records), size):
-            t0 = time.perf_counter()
-            for r in intake_submit(tenant=tenant, source=source, records=records[i : i + size], actor=admin):
-                statuses[str(r.status)] = statuses.get(str(r.status), 0) + 1
-            batch_seconds.append(time.perf_counter() - t0)
+        return _submit_batches(tenant, source, admin, records, size)
     finally:
         connection.close()
-    return statuses, batch_seconds
 
 
 class _RolledBack(Exception):
@@ -372,11 +379,7 @@ def _cpu_profile(
                     pid = cursor.fetchone()[0]
             backend0, client0, wall0 = _backend_cpu_seconds(pid), time.process_time(), time.perf_counter()
             with connection.execute_wrapper(timed):
-                for i in range(0, len(records), size):
-                    for r in intake_submit(
-                        tenant=tenant, source=source, records=records[i : i + size], actor=admin
-                    ):
-                        statuses[str(r.status)] = statuses.get(str(r.status), 0) + 1
+                statuses = _submit_batches(tenant, source, admin, records, size)[0]
                 if connection.vendor == "postgresql":  # the deferred foreign-key checks a commit would run
                     with connection.cursor() as cursor:
                         cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")

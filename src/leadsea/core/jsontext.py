@@ -14,21 +14,21 @@ from typing import Any
 import orjson
 from django.core.serializers.json import DjangoJSONEncoder
 
-__all__ = ["django_default", "dumps", "loads"]
+__all__ = ["dumps", "loads"]
 
 _OPTIONS = orjson.OPT_NON_STR_KEYS  # {1: ...} as {"1": ...}, as json.dumps writes it
 # As DjangoJSONEncoder: datetimes with milliseconds and "Z", dataclasses refused (orjson would write them)
 _DJANGO_OPTIONS = _OPTIONS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
 
 loads = orjson.loads
-django_default = DjangoJSONEncoder().default
+_django_default = DjangoJSONEncoder().default
 
 
 def dumps(value: Any, *, default: Callable[[Any], Any] | None = None, django: bool = False) -> str:
     """`value` as JSON text (non-ASCII kept as it is). `django`: what DjangoJSONEncoder writes for dates,
     times, decimals, UUIDs and lazy strings, in the same form."""
     if django:
-        default = django_default
+        default = _django_default
     try:
         return orjson.dumps(value, default=default, option=_DJANGO_OPTIONS if django else _OPTIONS).decode()
     except orjson.JSONEncodeError:

@@ -4,14 +4,12 @@ webhook endpoints (create, update, delete, rotate the secret, redeliver) and tur
 from __future__ import annotations
 
 import ipaddress
-import json
 import secrets
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
 from django.db.models.expressions import RawSQL
 from django.utils.translation import gettext as _
@@ -40,7 +38,7 @@ MAX_ENDPOINTS = 20
 
 def _json(payload: dict[str, Any]) -> dict[str, Any]:
     """The payload exactly as it will read back (datetimes as ISO strings, decimals as strings)."""
-    return json.loads(json.dumps(payload, cls=DjangoJSONEncoder))
+    return jsontext.loads(jsontext.dumps(payload, django=True))
 
 
 XACT_SQL = "pg_current_xact_id()::text::bigint"

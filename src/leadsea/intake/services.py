@@ -605,12 +605,14 @@ def _lock_records(tenant: Tenant, items: Sequence[_Item]) -> None:
         # The batch's candidate probe is estimated above jit_above_cost: compiling it cost ~12 ms a statement
         # (0.1 ms of server time per record, measured), more than the plan's run saves.
         cursor.execute("SET LOCAL jit = off")
-    names = {name for it in items if it.normalized for name in pipeline.lock_names(it.normalized)}
-    unnamed = [
-        it.normalized
-        for it in items
-        if it.normalized and not pipeline.lock_city(it.normalized) and it.normalized.get("lat") is not None
-    ]
+    names: set[str] = set()
+    unnamed: list[dict[str, Any]] = []  # placed records naming no city: they lock cells, not a city
+    for it in items:
+        if it.normalized:
+            mine = pipeline.lock_names(it.normalized)
+            names.update(mine)
+            if not mine[0].startswith("city|"):
+                unnamed.append(it.normalized)
     names.update(f"city|{city}" for city in _cities_around(tenant, unnamed))
     if not names:
         return
@@ -623,23 +625,16 @@ def _lock_records(tenant: Tenant, items: Sequence[_Item]) -> None:
         )
 
 
-LOCK_AROUND_LEADS = 4  # leads read per ~1 km cell (of 9) to learn the city around a record naming none
+LOCK_AROUND_M = 1000.0  # the leads within about this distance say which city a record naming none is in
+LOCK_AROUND_LEADS = 4  # leads read per ~1 km cell
 
 
 def _cities_around(tenant: Tenant, records: Sequence[dict[str, Any]]) -> set[str]:
-    """For each placed record, the lock city (`pipeline.lock_city`) most of the tenant's leads in the 3x3
-    ~1 km cells around it name (all of those tied): where a record names no city, its neighbours say which
-    city's batches may be sending the same store. The most named, not every one named: a few leads placed
-    in the wrong city would otherwise make two cities' batches wait for each other."""
-    around = [
-        [
-            geo.cell_of(n["lat"] + dy * geo.CELL_DEG, n["lng"] + dx * geo.CELL_DEG)
-            for dx in (-1, 0, 1)
-            for dy in (-1, 0, 1)
-        ]
-        for n in records
-        if -89.0 < n["lat"] < 89.0
-    ]
+    """For each placed record, the lock city (`pipeline.lock_city`) most of the tenant's leads in the ~1 km
+    cells within LOCK_AROUND_M of it name (all of those tied): where a record names no city, its neighbours
+    say which city's batches may be sending the same store. The most named, not every one named: a few leads
+    placed in the wrong city would otherwise make two cities' batches wait for each other."""
+    around = [geo.cells_covering(n["lat"], n["lng"], LOCK_AROUND_M) for n in records]
     cells = sorted({cell for cells in around for cell in cells})
     if not cells:
         return set()

@@ -189,6 +189,9 @@ def test_console_script_in_a_subprocess(tmp_path):
             [str(LEADSEA), *args], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120
         )
 
+    r = leadsea("tenant", "list")  # before init: an empty database, said so without a traceback
+    assert r.returncode == 2 and "has no leadsea tables" in r.stderr and "leadsea init" in r.stderr, r.stderr
+    assert "Traceback" not in r.stderr
     r = leadsea("init")
     assert r.returncode == 0, r.stderr
     assert "Database ready" in r.stdout and (tmp_path / "cli.sqlite3").exists()

@@ -20,7 +20,22 @@ def main(argv: list[str] | None = None) -> None:
         i = args.index("--database")
         os.environ["DATABASE_URL"] = args[i + 1]
         del args[i : i + 2]
-    execute_from_command_line(args)
+    from django.db.utils import OperationalError
+
+    try:
+        execute_from_command_line(args)
+    except OperationalError as exc:
+        if "no such table" not in str(exc):
+            raise
+        # A command run outside the installation's directory opens an empty SQLite file under ./var
+        from django.conf import settings
+
+        name = settings.DATABASES["default"]["NAME"]
+        sys.stderr.write(
+            f"leadsea: the database {name} has no leadsea tables ({exc}). Run `leadsea init` here first, "
+            "or run the command in your installation's directory (or set LEADSEA_HOME or DATABASE_URL).\n"
+        )
+        raise SystemExit(2) from None
 
 
 if __name__ == "__main__":

@@ -40,6 +40,18 @@ def test_bench_intake_measures_again_on_a_kept_tenant_with_new_records():
     assert first["records"] == 60 and first["existing"] > 300 and first["records_per_s"] > 0
     assert sum(first["statuses"].values()) == 60
     assert first["workers"] == (2 if connection.vendor == "postgresql" else 1)
+    # the decisions against the generated world's true stores: every merge, creation and review counted
+    quality = first["quality"]
+    decided = [
+        "merged_right",
+        "merged_wrong",
+        "created_right",
+        "created_duplicate",
+        "review_right",
+        "review_wrong",
+    ]
+    assert sum(quality.get(k, 0) for k in decided) == 60 - first["statuses"].get("error", 0)
+    assert quality["duplicates"] > 0 and quality["merged_right"] > 0 and quality["merge_precision"] > 0.8
     second = intake.run(_intake_options(tenant=slug, workers=1), lines.append)
     assert second["existing"] == first["existing"]  # the leads loaded, not the ones the runs made
     tenant = Tenant.objects.get(slug=slug)
@@ -53,6 +65,7 @@ def test_bench_intake_measures_again_on_a_kept_tenant_with_new_records():
     profile = intake.run(_intake_options(tenant=slug, cpu=True), lines.append)
     assert profile["mode"] == "cpu" and sum(profile["statuses"].values()) == 60
     assert profile["client_cpu_ms_per_record"] > 0 and profile["statements"]
+    assert profile["quality"]["duplicates"] > 0 and profile["quality"]["merge_recall"] > 0.5
     if connection.vendor == "sqlite":
         assert profile["server_cpu_ms_per_record"] is None
     with unscoped():

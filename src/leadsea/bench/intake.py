@@ -39,7 +39,7 @@ from leadsea.core import clock, geo
 from leadsea.core.errors import DomainError
 from leadsea.core.tenancy_guard import unscoped
 from leadsea.intake import matching, pipeline, testdata
-from leadsea.intake.models import IntakeSource, LeadFeatures, LeadKey
+from leadsea.intake.models import IntakeRecord, IntakeSource, LeadFeatures, LeadKey, ReviewItem
 from leadsea.intake.services import intake_submit, source_get_or_create
 from leadsea.leads.models import Lead
 from leadsea.pools.selectors import default_pool
@@ -86,29 +86,29 @@ def add_arguments(parser: Any) -> None:
 WORLD_CHUNK = 40_000  # the generators slow down on big worlds: several independent ones, seeds apart
 
 
-def _world(n: int, seed: int) -> list[dict[str, Any]]:
-    """About n Chinese POI records (as intake dicts) from the labelled generators, shuffled."""
-    out: list[dict[str, Any]] = []
+def _world(n: int, seed: int) -> tuple[list[dict[str, Any]], list[str]]:
+    """About n Chinese POI records (as intake dicts) from the labelled generators, shuffled, and the true
+    store (entity) of each."""
+    out: list[tuple[dict[str, Any], str]] = []
     rounds = 0
     while len(out) < n:
         want = min(WORLD_CHUNK, n - len(out))
         for rec in testdata.generate_mixed(int(want * 1.15) + 100, seed=seed + rounds):
             if _CJK.search(rec.name):
-                out.append(
-                    {
-                        "external_id": f"{rec.id}-{rounds}",
-                        "name": rec.name,
-                        "address": rec.address,
-                        "city": rec.city,
-                        "phone": rec.phone,
-                        "lat": rec.lat,
-                        "lng": rec.lng,
-                        "category": rec.category,
-                    }
-                )
+                data = {
+                    "external_id": f"{rec.id}-{rounds}",
+                    "name": rec.name,
+                    "address": rec.address,
+                    "city": rec.city,
+                    "phone": rec.phone,
+                    "lat": rec.lat,
+                    "lng": rec.lng,
+                    "category": rec.category,
+                }
+                out.append((data, f"{rec.entity}-{rounds}"))
         rounds += 1
     random.Random(seed).shuffle(out)
-    return out[:n]
+    return [data for data, _e in out[:n]], [entity for _d, entity in out[:n]]
 
 
 def _normalized(data: dict[str, Any]) -> dict[str, Any] | None:
@@ -214,15 +214,48 @@ def _copy(table: str, columns: list[str], rows: Iterator[tuple[Any, ...]] | list
             cursor.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", list(rows))
 
 
+TRUTH_TABLE = (
+    "bench_intake_truth"  # the bench's own: the true store of each loaded lead (no model, no migration)
+)
+
+
+def _truth_table() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"CREATE TABLE IF NOT EXISTS {TRUTH_TABLE} "
+            "(lead_id bigint PRIMARY KEY, tenant_id integer NOT NULL, entity varchar(200) NOT NULL)"
+        )
+        cursor.execute(f"CREATE INDEX IF NOT EXISTS {TRUTH_TABLE}_entity ON {TRUTH_TABLE} (entity)")
+
+
+def _truth_drop(tenant: Tenant) -> None:
+    with connection.cursor() as cursor:
+        if TRUTH_TABLE in connection.introspection.table_names(cursor):
+            cursor.execute(f"DELETE FROM {TRUTH_TABLE} WHERE tenant_id = %s", [tenant.pk])
+
+
 def load_existing(
-    *, tenant: Tenant, pool_id: int, records: list[dict[str, Any]], log: Callable[[str], None]
+    *,
+    tenant: Tenant,
+    pool_id: int,
+    records: list[dict[str, Any]],
+    log: Callable[[str], None],
+    entities: list[str] | None = None,
 ) -> int:
-    """Bulk-load leads and their blocking keys (the keys intake would have written); returns leads loaded."""
+    """Bulk-load leads and their blocking keys (the keys intake would have written); returns leads loaded.
+    With `entities` (the true store of each record), each lead's goes into TRUTH_TABLE, for `_quality`."""
     now = clock.now()
     loaded = 0
+    if entities is not None:
+        _truth_table()
     with unscoped():
         for start in range(0, len(records), LOAD_CHUNK):
-            items = [n for n in map(_normalized, records[start : start + LOAD_CHUNK]) if n is not None]
+            pairs = [
+                (n, entities[start + i] if entities is not None else "")
+                for i, n in enumerate(map(_normalized, records[start : start + LOAD_CHUNK]))
+                if n is not None
+            ]
+            items = [n for n, _e in pairs]
             raws = [pipeline.raw_record(str(i), n) for i, n in enumerate(items)]
             features = [matching.features_of(raw) for raw in raws]
             recs = matching.prepare(raws, features=features)
@@ -253,6 +286,12 @@ def load_existing(
                         for i, (n, f) in enumerate(zip(items, features, strict=True))
                     ],
                 )
+                if entities is not None:
+                    _copy(
+                        TRUTH_TABLE,
+                        ["lead_id", "tenant_id", "entity"],
+                        [(first + i, tenant.pk, entity) for i, (_n, entity) in enumerate(pairs)],
+                    )
             loaded += len(items)
             log(f"loaded {loaded} leads")
     return loaded
@@ -330,6 +369,71 @@ def _submit_all(
         connection.close()
 
 
+def _truth_rows(tenant: Tenant, column: str, values: list[Any]) -> list[tuple[int, str]]:
+    """(lead id, entity) rows of TRUTH_TABLE whose `column` is one of `values`."""
+    rows: list[tuple[int, str]] = []
+    with connection.cursor() as cursor:
+        if TRUTH_TABLE not in connection.introspection.table_names(cursor):
+            return rows
+        for i in range(0, len(values), 500):
+            chunk = values[i : i + 500]
+            cursor.execute(
+                f"SELECT lead_id, entity FROM {TRUTH_TABLE} WHERE tenant_id = %s AND {column} IN "
+                f"({', '.join(['%s'] * len(chunk))})",
+                [tenant.pk, *chunk],
+            )
+            rows += cursor.fetchall()
+    return rows
+
+
+def _quality(tenant: Tenant, source: IntakeSource, entity_of: dict[str, str]) -> dict[str, Any]:
+    """How right the run's decisions were, against the generated world's true stores: of the records whose
+    store already had a lead (loaded, or made by an earlier record of the run), how many were merged into
+    it (recall) or sent to review with it; of the merges, how many went to the right lead (precision); how
+    many duplicates were created as new leads. Stores are told apart as the generators made them, so two
+    generator rounds' stores of one brand branch in one city count as different (a little noise, the same
+    for every code version)."""
+    with unscoped():
+        rows = list(
+            IntakeRecord.objects.filter(tenant=tenant, source=source)
+            .order_by("id")
+            .values_list("external_id", "status", "lead_id")
+        )
+        reviewed = dict(
+            ReviewItem.objects.filter(tenant=tenant, record__source=source).values_list(
+                "record__external_id", "candidate_id"
+            )
+        )
+    mine = [entity_of.get(external_id, "") for external_id, _s, _l in rows]
+    lead_entity = dict(
+        _truth_rows(tenant, "lead_id", sorted({x for *_r, x in rows if x} | set(reviewed.values())))
+    )
+    had_lead = {entity for _l, entity in _truth_rows(tenant, "entity", sorted(set(mine) - {""}))}
+    for (_x, status, lead_id), entity in zip(rows, mine, strict=True):
+        if status == IntakeRecord.Status.CREATED and lead_id:
+            lead_entity[lead_id] = entity
+    counts: Counter[str] = Counter()
+    for (external_id, status, lead_id), entity in zip(rows, mine, strict=True):
+        duplicate = entity in had_lead
+        counts["duplicates"] += duplicate
+        if status == IntakeRecord.Status.MERGED:
+            counts["merged_right" if lead_entity.get(lead_id) == entity else "merged_wrong"] += 1
+        elif status == IntakeRecord.Status.CREATED:
+            counts["created_duplicate" if duplicate else "created_right"] += 1
+            had_lead.add(entity)
+        elif status == IntakeRecord.Status.REVIEW:
+            right = lead_entity.get(reviewed.get(external_id)) == entity
+            counts["review_right" if right else "review_wrong"] += 1
+    merged = counts["merged_right"] + counts["merged_wrong"]
+    return {
+        **{k: counts[k] for k in sorted(counts)},
+        "merge_precision": round(counts["merged_right"] / merged, 4) if merged else None,
+        "merge_recall": round(counts["merged_right"] / counts["duplicates"], 4)
+        if counts["duplicates"]
+        else None,
+    }
+
+
 class _RolledBack(Exception):
     pass
 
@@ -345,7 +449,12 @@ def _backend_cpu_seconds(pid: int | None) -> float | None:
 
 
 def _cpu_profile(
-    tenant: Tenant, admin: Membership, key: str, records: list[dict[str, Any]], size: int
+    tenant: Tenant,
+    admin: Membership,
+    key: str,
+    records: list[dict[str, Any]],
+    size: int,
+    entity_of: dict[str, str],
 ) -> dict[str, Any]:
     """Submit the records in batches in one transaction, rolled back; the CPU it took, per record."""
     statements: dict[str, list[float]] = defaultdict(lambda: [0.0, 0])
@@ -368,6 +477,7 @@ def _cpu_profile(
 
     statuses: dict[str, int] = {}
     figures: dict[str, float | None] = {}
+    quality: dict[str, Any] = {}
     gc.callbacks.append(on_gc)
     try:
         with transaction.atomic():
@@ -389,6 +499,7 @@ def _cpu_profile(
                 "server_cpu": None if backend0 is None or backend1 is None else backend1 - backend0,
                 "wall": wall1 - wall0,
             }
+            quality = _quality(tenant, source, entity_of)
             raise _RolledBack
     except _RolledBack:
         pass
@@ -408,6 +519,7 @@ def _cpu_profile(
         "server_cpu_ms_per_record": per_record(figures["server_cpu"]),
         "gc_ms_per_record": per_record(collected[0]),
         "wall_ms_per_record": per_record(figures["wall"]),
+        "quality": quality,
         "statements": [
             {"sql": sql, "calls": int(calls), "ms_per_record": per_record(seconds)}
             for sql, (seconds, calls) in slowest
@@ -443,20 +555,28 @@ def run(options: dict[str, Any], log: Callable[[str], None]) -> dict[str, Any]:
         if runs >= RUNS_PER_WORLD:
             raise RuntimeError(f"{tenant.slug} has had {runs} runs; the world holds {RUNS_PER_WORLD}")
         # One world for the first run and the reruns: the same existing leads, a fresh slice of records each.
-        world = _world(n_existing + RUNS_PER_WORLD * n_records, options["seed"])
+        world, entities = _world(n_existing + RUNS_PER_WORLD * n_records, options["seed"])
         log(f"generated {len(world)} records in {time.perf_counter() - began:.1f}s")
         if not options["tenant"]:
             began = time.perf_counter()
             loaded = load_existing(
-                tenant=tenant, pool_id=default_pool(tenant=tenant).pk, records=world[:n_existing], log=log
+                tenant=tenant,
+                pool_id=default_pool(tenant=tenant).pk,
+                records=world[:n_existing],
+                entities=entities[:n_existing],
+                log=log,
             )
             vacuum_analyze([Lead, LeadKey, LeadFeatures])
             result.update(load_seconds=round(time.perf_counter() - began, 1))
         result.update(existing=loaded)
         key = "bench" if runs == 0 else f"bench-{runs + 1}"
-        submit = world[n_existing + runs * n_records : n_existing + (runs + 1) * n_records]
+        window = slice(n_existing + runs * n_records, n_existing + (runs + 1) * n_records)
+        submit = world[window]
+        entity_of = {
+            data["external_id"]: entity for data, entity in zip(submit, entities[window], strict=True)
+        }
         if options.get("cpu"):
-            result.update(_cpu_profile(tenant, admin, key, submit, size))
+            result.update(_cpu_profile(tenant, admin, key, submit, size, entity_of))
             log(f"{len(submit)} records through the pipeline, rolled back: {result['statuses']}")
             return result
         source: IntakeSource = source_get_or_create(tenant=tenant, key=key, channel="push")
@@ -489,6 +609,7 @@ def run(options: dict[str, Any], log: Callable[[str], None]) -> dict[str, Any]:
             batch_p50_ms=round(statistics.median(batch_seconds) * 1000, 1) if batch_seconds else None,
             batch_max_ms=round(max(batch_seconds) * 1000, 1) if batch_seconds else None,
             statuses=statuses,
+            quality=_quality(tenant, source, entity_of),
         )
         if options["dedup_records"]:
             result.update(
@@ -497,6 +618,7 @@ def run(options: dict[str, Any], log: Callable[[str], None]) -> dict[str, Any]:
             )
     finally:
         if not options["keep"]:
+            _truth_drop(tenant)
             drop_tenant(tenant, log)
         else:
             log(f"kept {tenant.slug}: measure again with --tenant {tenant.slug} --existing {n_existing}")

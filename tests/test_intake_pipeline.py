@@ -9,9 +9,10 @@ import pytest
 
 from leadsea.audit.models import ChangeLog
 from leadsea.core import clock
+from leadsea.intake import matching, pipeline
 from leadsea.intake.models import FieldProvenance, IntakeRecord, IntakeSource, LeadKey, ReviewItem
 from leadsea.intake.pipeline import normalize
-from leadsea.intake.services import intake_settings_update, intake_submit, source_get_or_create
+from leadsea.intake.services import _lead_values, intake_settings_update, intake_submit, source_get_or_create
 from leadsea.leads.models import Lead, LeadTag
 
 HAIDILAO = {
@@ -148,6 +149,28 @@ def test_an_updated_payload_updates_the_lead_by_survivorship(org: Any) -> None:
     lead = Lead.objects.get(tenant=org.tenant, pk=first.lead_id)
     assert lead.phone == "+861065059999"
     assert IntakeRecord.objects.filter(tenant=org.tenant, source=high).count() == 1
+
+
+def test_a_changed_lead_rewrites_only_the_keys_that_changed(org: Any) -> None:
+    src = _source(org, "partner", "push")
+    [first] = intake_submit(tenant=org.tenant, source=src, records=[HAIDILAO])
+
+    def keys() -> dict[int, int]:
+        rows = LeadKey.objects.filter(tenant=org.tenant, lead_id=first.lead_id).values_list("key", "pk")
+        assert len(rows) == len(set(k for k, _pk in rows))  # no key twice
+        return dict(rows)
+
+    before = keys()
+    fixed = {**HAIDILAO, "phone": "010-6505 9999"}  # the source corrects its phone: one key changes
+    intake_submit(tenant=org.tenant, source=src, records=[fixed], now=clock.now() + timedelta(hours=1))
+    after = keys()
+    lead = Lead.objects.get(tenant=org.tenant, pk=first.lead_id)
+    assert lead.phone == "+861065059999"
+    rebuilt = matching.prepare([pipeline.raw_record("x", _lead_values(lead))])[0]
+    assert set(after) == set(pipeline.lead_keys(rebuilt))  # what a rebuild writes
+    gone, new = set(before) - set(after), set(after) - set(before)
+    assert len(gone) == 1 and len(new) == 1  # the old phone's key out, the new one's in
+    assert all(after[k] == before[k] for k in set(before) & set(after))  # the other rows untouched
 
 
 def test_a_bd_verified_value_wins_over_a_more_trusted_source(org: Any) -> None:

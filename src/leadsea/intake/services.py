@@ -421,9 +421,12 @@ def _lead_keys_write(
     `recs` may give each one's prepared form (None: compute it)."""
     if not leads:
         return
+    held: dict[int, dict[int, list[int]]] = defaultdict(lambda: defaultdict(list))  # lead -> key -> row ids
     if replace:
         ids = [lead.pk for lead in leads]
-        LeadKey.objects.filter(tenant=tenant, lead_id__in=ids).delete()
+        select = f"SELECT id, lead_id, key FROM {LeadKey._meta.db_table}"
+        for row_id, lead_id, key in _rows_by_ids(select, "lead_id", tenant.pk, ids):
+            held[lead_id][key].append(row_id)
         LeadFeatures.objects.filter(tenant=tenant, lead_id__in=ids).delete()
     raws = [pipeline.raw_record(str(lead.pk), _lead_values(lead)) for lead in leads]
     features = [matching.features_of(raw, cache=True) for raw in raws]
@@ -434,11 +437,24 @@ def _lead_keys_write(
         for i, rec in zip(todo, fresh, strict=True):
             given[i] = rec
     live = [i for i, lead in enumerate(leads) if lead.merged_into_id is None]
-    _insert_rows(
-        LeadKey,
-        ("tenant_id", "lead_id", "key"),
-        [(tenant.pk, leads[i].pk, key) for i in live for key in pipeline.lead_keys(given[i])],  # type: ignore[arg-type]
-    )
+    # Only the keys that changed are written: a merge that adds a phone changes one or two of a lead's
+    # dozens of keys, and each key row costs four index entries to delete and to insert.
+    added: list[tuple[int, int, int]] = []
+    gone: list[int] = []
+    for i, lead in enumerate(leads):
+        had = held.get(lead.pk, {})
+        keys = pipeline.lead_keys(given[i]) if lead.merged_into_id is None else []  # type: ignore[arg-type]
+        added += [(tenant.pk, lead.pk, key) for key in keys if key not in had]
+        keep = set(keys)
+        for key, row_ids in had.items():
+            gone += row_ids[1:] if key in keep else row_ids
+    for sql, params in _id_lists(gone):
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"DELETE FROM {LeadKey._meta.db_table} WHERE tenant_id = %s AND id {sql}",
+                [tenant.pk, *params],
+            )
+    _insert_rows(LeadKey, ("tenant_id", "lead_id", "key"), added)
     _insert_rows(
         LeadFeatures,
         ("lead_id", "tenant_id", "version", "lat", "lng", "data"),

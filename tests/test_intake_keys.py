@@ -56,21 +56,29 @@ def test_each_key_under_the_cap_is_read_whole_next_to_crowded_keys(org: Any) -> 
     assert k + 3 not in by_key
 
 
-def test_a_record_finds_a_lead_in_every_neighbouring_cell(org: Any) -> None:
-    """A lead in any of the nine ~1 km cells around a record shares a name-token key with it."""
+def test_a_record_finds_a_lead_within_half_a_cell_whatever_the_cell_borders(org: Any) -> None:
+    """A lead less than half a key cell (~500 m) away on each axis shares a name-token key with a record,
+    wherever the two fall in their cells (borders between them or not); one two cells away does not. Only
+    the cell-qualified keys are compared (both also share the city-wide name keys)."""
     from leadsea.intake import matching
 
-    lead_keys = {}
-    for dx in (-1, 0, 1):
-        for dy in (-1, 0, 1):
-            rec = matching.prepare(
-                [matching.RawRecord("x", "老张牛肉面", lat=39.9 + dy * 0.01, lng=116.4 + dx * 0.01)]
-            )
-            lead_keys[(dx, dy)] = pipeline.lead_keys(rec[0])
-    record = matching.prepare([matching.RawRecord("r", "老张牛肉面", lat=39.905, lng=116.405)])[0]
-    wanted = set(pipeline.query_keys(record))
-    for cell, keys in lead_keys.items():
-        assert wanted & set(keys), cell
-    far = matching.prepare([matching.RawRecord("y", "老张牛肉面", lat=39.93, lng=116.43)])[0]
-    token_keys = set(pipeline.lead_keys(far)) - set(pipeline.lead_keys(record))
-    assert not wanted & token_keys  # two cells away: only the city-wide keys are shared
+    def token_keys(lat: float | None, lng: float | None, *, query: bool = False) -> set[int]:
+        [rec] = matching.prepare([matching.RawRecord("x", "老张牛肉面", lat=lat, lng=lng)])
+        [unplaced] = matching.prepare([matching.RawRecord("x", "老张牛肉面")])
+        keys = pipeline.query_keys if query else pipeline.lead_keys
+        return set(keys(rec)) - set(keys(unplaced))
+
+    half = pipeline.KEY_CELL_DEG / 2 * 0.98
+    for base_lat, base_lng in [
+        (39.9051, 116.4049),
+        (39.9001, 116.4099),
+        (39.9099, 116.4001),
+        (-33.8651, 151.2),
+    ]:
+        wanted = token_keys(base_lat, base_lng, query=True)
+        assert len(wanted) == 4  # one name token, the 2x2 cells nearest to the record
+        for dy in (-half, 0.0, half):
+            for dx in (-half, 0.0, half):
+                assert wanted & token_keys(base_lat + dy, base_lng + dx), (base_lat, base_lng, dy, dx)
+        far = token_keys(base_lat + 2 * pipeline.KEY_CELL_DEG, base_lng)
+        assert far and not wanted & far  # two cells away: only the city-wide keys are shared

@@ -390,7 +390,7 @@ def _quality(tenant: Tenant, source: IntakeSource, entity_of: dict[str, str]) ->
     """How right the run's decisions were, against the generated world's true stores: of the records whose
     store already had a lead (loaded, or made by an earlier record of the run), how many were merged into
     it (recall) or sent to review with it; of the merges, how many went to the right lead (precision); how
-    many duplicates were created as new leads. Stores are told apart as the generators made them, so two
+    many duplicates were created as new leads (records in error left out). Stores are told apart as the generators made them, so two
     generator rounds' stores of one brand branch in one city count as different (a little noise, the same
     for every code version)."""
     with unscoped():
@@ -414,6 +414,8 @@ def _quality(tenant: Tenant, source: IntakeSource, entity_of: dict[str, str]) ->
             lead_entity[lead_id] = entity
     counts: Counter[str] = Counter()
     for (external_id, status, lead_id), entity in zip(rows, mine, strict=True):
+        if status == IntakeRecord.Status.ERROR:
+            continue
         duplicate = entity in had_lead
         counts["duplicates"] += duplicate
         if status == IntakeRecord.Status.MERGED:

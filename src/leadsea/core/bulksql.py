@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from django.db import connection, models
+from django.db import connection, connections, models
 
 from leadsea.core import jsontext
 
@@ -124,18 +124,26 @@ def insert_objects(objs: Sequence[models.Model]) -> None:
         )
         for f in fields
     ]
-    ways = list(zip(fields, as_is, strict=True))
-    insert_rows(
-        model,
-        [f.attname for f in fields],
-        [
-            [
-                getattr(obj, f.attname) if same else f.get_db_prep_save(f.pre_save(obj, True), connection)
-                for f, same in ways
-            ]
-            for obj in objs
-        ],
-    )
+    # The connection itself, not the proxy (a context-local look-up on every use inside the conversions);
+    # each field's conversion once per distinct value: a batch's rows share their datetimes and choices.
+    conn = connections[connection.alias]
+    caches: list[dict[tuple[type, Any], Any]] = [{} for _f in fields]
+    rows = []
+    for obj in objs:
+        row = []
+        for f, same, cache in zip(fields, as_is, caches, strict=True):
+            value = f.pre_save(obj, True) if not same else getattr(obj, f.attname)
+            if not same:
+                try:
+                    key = (type(value), value)
+                    value = (
+                        cache[key] if key in cache else cache.setdefault(key, f.get_db_prep_save(value, conn))
+                    )
+                except TypeError:  # unhashable
+                    value = f.get_db_prep_save(value, conn)
+            row.append(value)
+        rows.append(row)
+    insert_rows(model, [f.attname for f in fields], rows)
 
 
 def update_rows(

@@ -909,22 +909,33 @@ def _one_off(head: str, known: set[str]) -> bool:
 def _split_inline_branches(recs: list[Rec]) -> None:
     """'海底捞国贸店' -> core '海底捞' + branch '国贸' when the input also names '海底捞' with a marked branch
     ('海底捞(三里屯店)'): without a brand list, only a brand seen with a branch elsewhere is trusted."""
+    todo = [rec for rec in recs if rec.cjk and not rec.explicit_branch and rec.core_key.endswith("店")]
+    if not todo:
+        return
+    marked = [rec for rec in recs if rec.cjk and rec.explicit_branch]
     known: set[str] = set()
-    for rec in recs:
-        if rec.cjk and rec.explicit_branch:
-            known.update((rec.core_key, rec.bare_key, rec.py_key, rec.bare_py))
-            # one wrong character ('周太福' for '周大福') still finds the brand
-            for key in (rec.core_key, rec.bare_key):
-                if len(key) >= 3:
-                    known.update(f"{key[:k]}*{key[k + 1 :]}" for k in range(len(key)))
-    for rec in recs:
-        if not rec.cjk or rec.explicit_branch or not rec.core_key.endswith("店"):
-            continue
+    for rec in marked:
+        known.update((rec.core_key, rec.bare_key, rec.py_key, rec.bare_py))
+    starred: set[str] | None = None  # one wrong character ('周太福' for '周大福') still finds the brand
+
+    def one_off(head: str) -> bool:
+        nonlocal starred
+        if len(head) < 3:
+            return False
+        if starred is None:  # built on first need: most batches never ask
+            starred = set(known)
+            for rec in marked:
+                for key in (rec.core_key, rec.bare_key):
+                    if len(key) >= 3:
+                        starred.update(f"{key[:k]}*{key[k + 1 :]}" for k in range(len(key)))
+        return _one_off(head, starred)
+
+    for rec in todo:
         stem = _STORE_SUFFIX.sub("", rec.core_key)
         for cut in range(len(stem) - 2, 1, -1):
             head, tail = stem[:cut], stem[cut:]
             if (
-                (head in known or to_pinyin(head) in known or _one_off(head, known))
+                (head in known or to_pinyin(head) in known or one_off(head))
                 and not _ZH_GENERIC_TAIL.fullmatch(rec.core_key[cut:])
                 and len(tail) <= 12
             ):
@@ -941,20 +952,34 @@ def _compute_statistics(recs: list[Rec]) -> None:
     for rec in recs:
         if not rec.usable:
             continue
-        df.update(set(rec.words))
+        if rec.words:
+            df.update(set(rec.words))
         names[rec.bare_key] += 1
         for phone in rec.phones:
             names_on_phone[phone].add((rec.bare_py or rec.bare_key, rec.branch))
     total = max(1, len(recs))
-    idf = {word: math.log(1.0 + total / count) for word, count in df.items()}
+    # each word's weight once (a word of an unusable record only: idf 1.0)
+    weight = {
+        word: _GENERIC_EN_WEIGHT if word in GENERIC_EN else max(0.5, math.log(1.0 + total / count))
+        for word, count in df.items()
+    }
+    no_phones: frozenset[str] = frozenset()
     for rec in recs:
-        rec.weights = tuple(
-            _GENERIC_EN_WEIGHT if w in GENERIC_EN else max(0.5, idf.get(w, 1.0)) for w in rec.words
-        )
+        if rec.words:
+            for w in rec.words:
+                if w not in weight:
+                    weight[w] = _GENERIC_EN_WEIGHT if w in GENERIC_EN else 1.0
+            rec.weights = tuple(map(weight.__getitem__, rec.words))
+        else:
+            rec.weights = ()
         rec.name_freq = names[rec.bare_key]
         # A number that 3+ differently named stores give is a switchboard (mall, hotel) or a chain's hotline:
         # weak evidence. Counting names, not records, keeps a store listed five times strong.
-        rec.weak_phones = frozenset(p for p in rec.phones if len(names_on_phone[p]) >= 3 or _is_hotline(p))
+        rec.weak_phones = (
+            frozenset(p for p in rec.phones if len(names_on_phone.get(p, ())) >= 3 or _is_hotline(p))
+            if rec.phones
+            else no_phones
+        )
 
 
 # --------------------------------------------------------------------------------------------------------

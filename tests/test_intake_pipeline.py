@@ -293,6 +293,11 @@ def test_cached_preparation_and_search_forms_equal_the_uncached_ones() -> None:
     again = matching.prepare(raws, cache=True)
     assert [asdict(r) for r in again] == plain
     assert again[1].branch == "国贸"  # the inline branch split, which needs the other record, still happens
+    # keyed only (no statistics): the same keys, the same split
+    keyed = matching.prepare(raws, cache=True, statistics=False)
+    assert [pipeline.lead_keys(r) for r in keyed] == [pipeline.lead_keys(r) for r in again]
+    assert [pipeline.query_keys(r) for r in keyed] == [pipeline.query_keys(r) for r in again]
+    assert keyed[1].branch == "国贸" and keyed[1].weights == () and again[2].weights != ()
     for phone in ("138 0013 8000", "010-6588 1234", "+1 650 253 0000", "+39 06 1234 5678"):
         e164 = pipeline.normalize({"name": "x", "phone": phone})["phones"][0]
         assert pipeline.search_text("x", "", "", [e164]) == f"x   {phone_search_forms(e164)}"

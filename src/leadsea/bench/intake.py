@@ -258,7 +258,7 @@ def load_existing(
             items = [n for n, _e in pairs]
             raws = [pipeline.raw_record(str(i), n) for i, n in enumerate(items)]
             features = [matching.features_of(raw) for raw in raws]
-            recs = matching.prepare(raws, features=features)
+            recs = matching.prepare(raws, features=features, statistics=False)
             with transaction.atomic():
                 first = _reserve_ids(len(items))
                 _copy(Lead._meta.db_table, _LEAD_COLUMNS, _lead_rows(tenant, pool_id, first, items, now))
@@ -390,9 +390,9 @@ def _quality(tenant: Tenant, source: IntakeSource, entity_of: dict[str, str]) ->
     """How right the run's decisions were, against the generated world's true stores: of the records whose
     store already had a lead (loaded, or made by an earlier record of the run), how many were merged into
     it (recall) or sent to review with it; of the merges, how many went to the right lead (precision); how
-    many duplicates were created as new leads (records in error left out). Stores are told apart as the generators made them, so two
-    generator rounds' stores of one brand branch in one city count as different (a little noise, the same
-    for every code version)."""
+    many duplicates were created as new leads (records in error left out). Stores are told apart as the
+    generators made them, so two generator rounds' stores of one brand branch in one city count as
+    different (a little noise, the same for every code version)."""
     with unscoped():
         rows = list(
             IntakeRecord.objects.filter(tenant=tenant, source=source)

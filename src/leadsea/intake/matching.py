@@ -838,11 +838,17 @@ def features_load(text: str) -> _Features:
 
 
 def prepare(
-    raws: Sequence[RawRecord], *, cache: bool = False, features: Sequence[_Features | None] | None = None
+    raws: Sequence[RawRecord],
+    *,
+    cache: bool = False,
+    features: Sequence[_Features | None] | None = None,
+    statistics: bool = True,
 ) -> list[Rec]:
     """Normalize every record and compute the input-wide statistics (word idf, name and phone frequency).
     `cache`: reuse the per-record features of records seen recently (same fields, same result).
-    `features`: the features of some records, computed earlier (stored with a lead); None where not given."""
+    `features`: the features of some records, computed earlier (stored with a lead); None where not given.
+    `statistics=False`: leave the statistics out, for records that are only keyed (`pipeline.lead_keys`,
+    `pipeline.query_keys` read none of them), not scored."""
     recs: list[Rec] = []
     compute = _cached_features if cache else _features
     for idx, raw in enumerate(raws):
@@ -898,7 +904,8 @@ def prepare(
             rec.venue, rec.outlet = _venue_split(rec.core_key)
             if not rec.venue and rec.branch and _ZH_VENUE.search(rec.branch[-4:]):
                 rec.venue, rec.outlet = rec.branch, rec.core_key  # '日本料理(皇冠假日大酒店)'
-    _compute_statistics(recs)
+    if statistics:
+        _compute_statistics(recs)
     return recs
 
 
@@ -932,10 +939,11 @@ def _split_inline_branches(recs: list[Rec]) -> None:
 
     for rec in todo:
         stem = _STORE_SUFFIX.sub("", rec.core_key)
+        syllables = [to_pinyin(ch) for ch in stem]  # to_pinyin is per character: a head's is a prefix join
         for cut in range(len(stem) - 2, 1, -1):
             head, tail = stem[:cut], stem[cut:]
             if (
-                (head in known or to_pinyin(head) in known or one_off(head))
+                (head in known or "".join(syllables[:cut]) in known or one_off(head))
                 and not _ZH_GENERIC_TAIL.fullmatch(rec.core_key[cut:])
                 and len(tail) <= 12
             ):

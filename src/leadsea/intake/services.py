@@ -433,7 +433,9 @@ def _lead_keys_write(
     given = list(recs) if recs is not None else [None] * len(leads)
     todo = [i for i, r in enumerate(given) if r is None]
     if todo:
-        fresh = matching.prepare([raws[i] for i in todo], features=[features[i] for i in todo])
+        fresh = matching.prepare(
+            [raws[i] for i in todo], features=[features[i] for i in todo], statistics=False
+        )
         for i, rec in zip(todo, fresh, strict=True):
             given[i] = rec
     live = [i for i, lead in enumerate(leads) if lead.merged_into_id is None]
@@ -981,7 +983,7 @@ def _match_and_decide(
     thresholds = intake_settings_get(tenant=tenant)
     floor = _logit(thresholds.review_at)
     raws = [pipeline.raw_record(f"r{i}", it.normalized or {}) for i, it in enumerate(items)]
-    rec_keys = [pipeline.query_keys(rec) for rec in matching.prepare(raws, cache=True)]
+    rec_keys = [pipeline.query_keys(rec) for rec in matching.prepare(raws, cache=True, statistics=False)]
     cands = _candidate_ids(tenant.pk, rec_keys)
     lead_ids = sorted({x for c in cands for x in c})
     order, lead_raws, lead_features = _candidates(tenant.pk, lead_ids)

@@ -780,11 +780,11 @@ def _insert_records(
     On PostgreSQL, unless `claim_first`, only reserve their ids (see _submit_pass)."""
 
     def build(it: _Item) -> IntakeRecord:
-        return IntakeRecord(
-            tenant=tenant,
-            source=source,
+        return IntakeRecord(  # references by id (no descriptor work; nothing here reads them as objects)
+            tenant_id=tenant.pk,
+            source_id=source.pk,
             external_id=it.external_id,
-            submitted_by=actor.user if actor is not None else None,
+            submitted_by_id=actor.user_id if actor is not None else None,
             received_at=now,
             updated_at=now,
             raw=it.data,
@@ -794,7 +794,7 @@ def _insert_records(
             error_code=it.error.code if it.error else "",
             error_message=it.error.message[:500] if it.error else "",
             error_field=(it.error.field or "") if it.error else "",
-            batch=batch,
+            batch_id=batch.pk if batch is not None else None,
             line=lines[it.index] if lines is not None else None,
         )
 
@@ -1172,9 +1172,9 @@ def _new_lead(
     now: datetime,
 ) -> _NewLead:
     n = it.normalized or {}
-    lead = Lead(
-        tenant=tenant,
-        pool=pool,
+    lead = Lead(  # references by id: the descriptors' work per instance is not needed on this path
+        tenant_id=tenant.pk,
+        pool_id=pool.pk,
         name=n["name"],
         branch_name=n["branch_name"],
         category=n["category"],
@@ -1189,7 +1189,7 @@ def _new_lead(
         geo_cell=geo.cell_of(n["lat"], n["lng"]) if n["lat"] is not None else None,
         source_channel=source.channel,
         custom_data=custom,
-        created_by=actor.user if actor is not None else None,
+        created_by_id=actor.user_id if actor is not None else None,
         created_at=now,
         updated_at=now,
     )
@@ -1253,20 +1253,21 @@ def _write_new_leads(
         [(tenant.pk, nl.lead.pk, t) for nl in new_leads for t in nl.tags],
     )
     request_id = current_request_id() or ""
+    snapshots = [lead_snapshot(nl.lead, sorted(nl.tags)) for nl in new_leads]
     bulksql.insert_objects(
         [
             ChangeLog(
-                tenant=tenant,
-                actor=user,
+                tenant_id=tenant.pk,
+                actor_id=user_id,
                 action="lead.create",
                 object_type="lead",
                 object_id=nl.lead.pk,
                 before=None,
-                after={**lead_snapshot(nl.lead, sorted(nl.tags)), "intake_source": source.key},
+                after={**snapshot, "intake_source": source.key},
                 request_id=request_id,
                 created_at=now,
             )
-            for nl in new_leads
+            for nl, snapshot in zip(new_leads, snapshots, strict=True)
         ]
     )
     emit_many(  # the same event a lead created on the web or the API writes, in this transaction
@@ -1277,11 +1278,11 @@ def _write_new_leads(
                 {
                     "lead_id": nl.lead.pk,
                     "pool_id": nl.lead.pool_id,
-                    "lead": lead_snapshot(nl.lead, sorted(nl.tags)),
+                    "lead": snapshot,
                     "intake_source": source.key,
                 },
             )
-            for nl in new_leads
+            for nl, snapshot in zip(new_leads, snapshots, strict=True)
         ],
         actor=user_id,
         now=now,
@@ -1364,8 +1365,8 @@ def _merge_records_into_leads(
             updated.append((lead.pk, diff_before, diff_after))
             audit.append(
                 ChangeLog(
-                    tenant=tenant,
-                    actor=actor.user if actor is not None else None,
+                    tenant_id=tenant.pk,
+                    actor_id=actor_id,
                     action="lead.intake_merge",
                     object_type="lead",
                     object_id=lead.pk,

@@ -577,6 +577,10 @@ def run(options: dict[str, Any], log: Callable[[str], None]) -> dict[str, Any]:
         entity_of = {
             data["external_id"]: entity for data, entity in zip(submit, entities[window], strict=True)
         }
+        # The rest of the generated world is not needed: freed, so that the collector's full passes during
+        # the measured run do not walk a million of the bench's own dicts (0.07 ms a record, in no server).
+        del world, entities
+        gc.collect()
         if options.get("cpu"):
             result.update(_cpu_profile(tenant, admin, key, submit, size, entity_of))
             log(f"{len(submit)} records through the pipeline, rolled back: {result['statuses']}")

@@ -424,7 +424,7 @@ def _quality(tenant: Tenant, source: IntakeSource, entity_of: dict[str, str]) ->
             counts["created_duplicate" if duplicate else "created_right"] += 1
             had_lead.add(entity)
         elif status == IntakeRecord.Status.REVIEW:
-            right = lead_entity.get(reviewed.get(external_id)) == entity
+            right = lead_entity.get(reviewed.get(external_id, 0)) == entity
             counts["review_right" if right else "review_wrong"] += 1
     merged = counts["merged_right"] + counts["merged_wrong"]
     return {

@@ -75,8 +75,15 @@ def test_bench_intake_measures_again_on_a_kept_tenant_with_new_records():
         intake.run(_intake_options(cpu=True), lines.append)  # only on a kept tenant
     from leadsea.bench.common import drop_tenant
 
+    with connection.cursor() as cursor:  # the leads the committed runs created are known stores too
+        cursor.execute(f"SELECT count(*) FROM {intake.TRUTH_TABLE} WHERE tenant_id = %s", [tenant.pk])
+        known = cursor.fetchone()[0]
+    assert known == first["existing"] + first["statuses"]["created"] + second["statuses"]["created"]
     drop_tenant(tenant, lines.append)
     assert not Tenant.objects.filter(slug=slug).exists()
+    with connection.cursor() as cursor:  # the bench's own table loses the tenant's rows with it
+        cursor.execute(f"SELECT count(*) FROM {intake.TRUTH_TABLE} WHERE tenant_id = %s", [tenant.pk])
+        assert cursor.fetchone()[0] == 0
 
 
 def test_split_by_city_keeps_each_city_in_one_part():

@@ -34,7 +34,7 @@ from typing import Any
 from django.core.management import CommandError, call_command
 from django.db import connection, connections, transaction
 
-from leadsea.bench.common import bench_tenant, drop_tenant, prepare_database, vacuum_analyze
+from leadsea.bench.common import BENCH_TABLES, bench_tenant, drop_tenant, prepare_database, vacuum_analyze
 from leadsea.core import clock, geo
 from leadsea.core.errors import DomainError
 from leadsea.core.tenancy_guard import unscoped
@@ -214,9 +214,9 @@ def _copy(table: str, columns: list[str], rows: Iterator[tuple[Any, ...]] | list
             cursor.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", list(rows))
 
 
-TRUTH_TABLE = (
-    "bench_intake_truth"  # the bench's own: the true store of each loaded lead (no model, no migration)
-)
+TRUTH_TABLE = BENCH_TABLES[
+    0
+]  # the bench's own: the true store of each lead it knows (emptied by drop_tenant)
 
 
 def _truth_table() -> None:
@@ -226,12 +226,6 @@ def _truth_table() -> None:
             "(lead_id bigint PRIMARY KEY, tenant_id integer NOT NULL, entity varchar(200) NOT NULL)"
         )
         cursor.execute(f"CREATE INDEX IF NOT EXISTS {TRUTH_TABLE}_entity ON {TRUTH_TABLE} (entity)")
-
-
-def _truth_drop(tenant: Tenant) -> None:
-    with connection.cursor() as cursor:
-        if TRUTH_TABLE in connection.introspection.table_names(cursor):
-            cursor.execute(f"DELETE FROM {TRUTH_TABLE} WHERE tenant_id = %s", [tenant.pk])
 
 
 def load_existing(
@@ -369,8 +363,10 @@ def _submit_all(
         connection.close()
 
 
-def _truth_rows(tenant: Tenant, column: str, values: list[Any]) -> list[tuple[int, str]]:
-    """(lead id, entity) rows of TRUTH_TABLE whose `column` is one of `values`."""
+def _truth_rows(
+    tenant: Tenant, column: str, values: list[Any], limit: int | None = None
+) -> list[tuple[int, str]]:
+    """(lead id, entity) rows of TRUTH_TABLE whose `column` is one of `values` (at most `limit`)."""
     rows: list[tuple[int, str]] = []
     with connection.cursor() as cursor:
         if TRUTH_TABLE not in connection.introspection.table_names(cursor):
@@ -379,20 +375,26 @@ def _truth_rows(tenant: Tenant, column: str, values: list[Any]) -> list[tuple[in
             chunk = values[i : i + 500]
             cursor.execute(
                 f"SELECT lead_id, entity FROM {TRUTH_TABLE} WHERE tenant_id = %s AND {column} IN "
-                f"({', '.join(['%s'] * len(chunk))})",
+                f"({', '.join(['%s'] * len(chunk))})" + (f" LIMIT {int(limit)}" if limit else ""),
                 [tenant.pk, *chunk],
             )
             rows += cursor.fetchall()
     return rows
 
 
-def _quality(tenant: Tenant, source: IntakeSource, entity_of: dict[str, str]) -> dict[str, Any]:
+def _quality(
+    tenant: Tenant, source: IntakeSource, entity_of: dict[str, str], *, remember: bool = False
+) -> dict[str, Any] | None:
     """How right the run's decisions were, against the generated world's true stores: of the records whose
-    store already had a lead (loaded, or made by an earlier record of the run), how many were merged into
-    it (recall) or sent to review with it; of the merges, how many went to the right lead (precision); how
-    many duplicates were created as new leads (records in error left out). Stores are told apart as the
-    generators made them, so two generator rounds' stores of one brand branch in one city count as
-    different (a little noise, the same for every code version)."""
+    store already had a lead (loaded, made by an earlier run, or by an earlier record of this one), how many
+    were merged into it (recall) or sent to review with it; of the merges, how many went to the right lead
+    (precision); how many duplicates were created as new leads. Only decided records count (merged, created,
+    review). Stores are told apart as the generators made them, so two generator rounds' stores of one brand
+    branch in one city count as different (a little noise, the same for every code version). `remember`: the
+    leads this run created join TRUTH_TABLE, for the next runs. None when the tenant's leads have no truth
+    rows (kept by an older version of the bench)."""
+    if not _truth_rows(tenant, "tenant_id", [tenant.pk], limit=1):
+        return None
     with unscoped():
         rows = list(
             IntakeRecord.objects.filter(tenant=tenant, source=source)
@@ -404,17 +406,21 @@ def _quality(tenant: Tenant, source: IntakeSource, entity_of: dict[str, str]) ->
                 "record__external_id", "candidate_id"
             )
         )
+    decided = (IntakeRecord.Status.MERGED, IntakeRecord.Status.CREATED, IntakeRecord.Status.REVIEW)
     mine = [entity_of.get(external_id, "") for external_id, _s, _l in rows]
     lead_entity = dict(
         _truth_rows(tenant, "lead_id", sorted({x for *_r, x in rows if x} | set(reviewed.values())))
     )
     had_lead = {entity for _l, entity in _truth_rows(tenant, "entity", sorted(set(mine) - {""}))}
-    for (_x, status, lead_id), entity in zip(rows, mine, strict=True):
-        if status == IntakeRecord.Status.CREATED and lead_id:
-            lead_entity[lead_id] = entity
+    created = [
+        (lead_id, entity)
+        for (_x, status, lead_id), entity in zip(rows, mine, strict=True)
+        if status == IntakeRecord.Status.CREATED and lead_id and entity
+    ]
+    lead_entity.update(created)
     counts: Counter[str] = Counter()
     for (external_id, status, lead_id), entity in zip(rows, mine, strict=True):
-        if status == IntakeRecord.Status.ERROR:
+        if status not in decided:
             continue
         duplicate = entity in had_lead
         counts["duplicates"] += duplicate
@@ -423,9 +429,11 @@ def _quality(tenant: Tenant, source: IntakeSource, entity_of: dict[str, str]) ->
         elif status == IntakeRecord.Status.CREATED:
             counts["created_duplicate" if duplicate else "created_right"] += 1
             had_lead.add(entity)
-        elif status == IntakeRecord.Status.REVIEW:
+        else:
             right = lead_entity.get(reviewed.get(external_id, 0)) == entity
             counts["review_right" if right else "review_wrong"] += 1
+    if remember and created:
+        _copy(TRUTH_TABLE, ["lead_id", "tenant_id", "entity"], [(x, tenant.pk, e) for x, e in created])
     merged = counts["merged_right"] + counts["merged_wrong"]
     return {
         **{k: counts[k] for k in sorted(counts)},
@@ -479,7 +487,7 @@ def _cpu_profile(
 
     statuses: dict[str, int] = {}
     figures: dict[str, float | None] = {}
-    quality: dict[str, Any] = {}
+    quality: dict[str, Any] | None = None
     gc.callbacks.append(on_gc)
     try:
         with transaction.atomic():
@@ -615,7 +623,7 @@ def run(options: dict[str, Any], log: Callable[[str], None]) -> dict[str, Any]:
             batch_p50_ms=round(statistics.median(batch_seconds) * 1000, 1) if batch_seconds else None,
             batch_max_ms=round(max(batch_seconds) * 1000, 1) if batch_seconds else None,
             statuses=statuses,
-            quality=_quality(tenant, source, entity_of),
+            quality=_quality(tenant, source, entity_of, remember=True),
         )
         if options["dedup_records"]:
             result.update(
@@ -624,7 +632,6 @@ def run(options: dict[str, Any], log: Callable[[str], None]) -> dict[str, Any]:
             )
     finally:
         if not options["keep"]:
-            _truth_drop(tenant)
             drop_tenant(tenant, log)
         else:
             log(f"kept {tenant.slug}: measure again with --tenant {tenant.slug} --existing {n_existing}")

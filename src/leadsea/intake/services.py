@@ -450,7 +450,7 @@ def _lead_keys_write(
         keep = set(keys)
         for key, row_ids in had.items():
             gone += row_ids[1:] if key in keep else row_ids
-    for sql, params in _id_lists(gone):
+    for sql, params in _id_lists(gone) if gone else ():
         with connection.cursor() as cursor:
             cursor.execute(
                 f"DELETE FROM {LeadKey._meta.db_table} WHERE tenant_id = %s AND id {sql}",

@@ -9,7 +9,7 @@ from typing import Any
 from leadsea.core import clock
 from leadsea.intake import pipeline
 from leadsea.intake.models import LeadKey
-from leadsea.intake.services import KEY_CAP, _leads_by_key
+from leadsea.intake.services import KEY_CAP, MAX_CANDIDATES, _candidate_ids, _leads_by_key
 from leadsea.leads.models import Lead
 from leadsea.pools.selectors import default_pool
 
@@ -82,3 +82,19 @@ def test_a_record_finds_a_lead_within_half_a_cell_whatever_the_cell_borders(org:
                 assert wanted & token_keys(base_lat + dy, base_lng + dx), (base_lat, base_lng, dy, dx)
         far = token_keys(base_lat + 2 * pipeline.KEY_CELL_DEG, base_lng)
         assert far and not wanted & far  # two cells away: only the city-wide keys are shared
+
+
+def test_a_lead_sharing_a_rare_key_outranks_many_sharing_common_ones(org: Any) -> None:
+    """Candidates are ranked by the weight of the keys they share, a rare key weighing more: a lead holding
+    the record's only rare key (its phone, say) is scored before a chain's leads that share two of its
+    common name keys with it; counting shared keys left it out of the MAX_CANDIDATES."""
+    rare, common1, common2 = 7_001, 7_002, 7_003
+    held = _holders(org, {rare: 1, common1: 40})
+    chain = held[common1][: MAX_CANDIDATES + 5]  # these share both common keys with the record
+    from leadsea.intake.models import LeadKey
+
+    LeadKey.objects.bulk_create([LeadKey(tenant=org.tenant, lead_id=pk, key=common2) for pk in chain])
+    [found] = _candidate_ids(org.tenant.pk, [[rare, common1, common2]])
+    assert len(found) == MAX_CANDIDATES
+    assert found[0] == held[rare][0]  # first, though it shares one key and the chain's leads two
+    assert set(found[1:]) <= set(chain)  # then the leads sharing both common keys

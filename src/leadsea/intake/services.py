@@ -450,7 +450,7 @@ def _lead_keys_write(
         keep = set(keys)
         for key, row_ids in had.items():
             gone += row_ids[1:] if key in keep else row_ids
-    for sql, params in _id_lists(gone) if gone else ():
+    for sql, params in _id_lists(gone):
         with connection.cursor() as cursor:
             cursor.execute(
                 f"DELETE FROM {LeadKey._meta.db_table} WHERE tenant_id = %s AND id {sql}",
@@ -840,7 +840,9 @@ def _close_open_reviews(tenant: Tenant, record: IntakeRecord, now: datetime) -> 
 
 def _id_lists(ids: Sequence[int]) -> Iterable[tuple[str, list[Any]]]:
     """`= ANY(array)` with its parameter on PostgreSQL (one statement), `IN (...)` lists of IN_CHUNK
-    values on SQLite: (the SQL after the column, its parameters) per statement."""
+    values on SQLite: (the SQL after the column, its parameters) per statement; none for no ids."""
+    if not ids:
+        return
     if connection.vendor == "postgresql":
         yield "= ANY(%s::bigint[])", [bulksql.int_array(ids)]
         return
@@ -1239,8 +1241,7 @@ def _write_new_leads(
         replace=False,
         recs=[None if nl.changed else nl.rec for nl in new_leads],
     )
-    user = actor.user if actor is not None else None
-    user_id = user.pk if user is not None else None
+    user_id = actor.user_id if actor is not None else None
     _insert_rows(
         FieldProvenance,
         _PROV_COLUMNS,

@@ -391,8 +391,9 @@ def raw_record(rid: str, values: dict[str, Any]) -> matching.RawRecord:
 KEY_CELL_DEG = 0.01  # ~1 km: a lead stores its own cell, a record asks for the 2x2 cells nearest to it
 
 
-def _cell(lat: float, lng: float) -> tuple[int, int]:
-    return math.floor(lng / KEY_CELL_DEG), math.floor(lat / KEY_CELL_DEG)
+def _cell(lat: float, lng: float) -> str:
+    """A position's own key cell, named as `matching._quad_cells` names it (its first cell)."""
+    return f"{math.floor(lng / KEY_CELL_DEG)},{math.floor(lat / KEY_CELL_DEG)}"
 
 
 def hash_key(text: str) -> int:
@@ -416,18 +417,22 @@ def _name_keys(rec: matching.Rec) -> list[str]:
     return keys + [f"t{tok}" for tok in tokens]
 
 
-def lead_keys(rec: matching.Rec) -> list[int]:
-    """The keys a lead is stored under: its name tokens in its own ~1 km cell, brand and pinyin in its city,
-    brand + branch, street + number, phones."""
+def _keys(rec: matching.Rec, cells: Sequence[str]) -> list[int]:
+    """The record's blocking keys, its name tokens qualified by each of `cells`."""
     out: list[int] = []
-    cell = _cell(rec.lat, rec.lng) if rec.lat is not None and rec.lng is not None else None
     for key in _name_keys(rec):
         if key[0] == "t":
-            if cell is not None:
-                out.append(hash_key(f"g{cell[0]},{cell[1]}|{key[1:]}"))
+            out.extend(hash_key(f"g{cell}|{key[1:]}") for cell in cells)
         else:
             out.append(hash_key(key))
     return sorted(set(out))
+
+
+def lead_keys(rec: matching.Rec) -> list[int]:
+    """The keys a lead is stored under: its name tokens in its own ~1 km cell, brand and pinyin in its city,
+    brand + branch, street + number, phones."""
+    placed = rec.lat is not None and rec.lng is not None
+    return _keys(rec, [_cell(rec.lat, rec.lng)] if placed else [])  # type: ignore[arg-type]
 
 
 def query_keys(rec: matching.Rec) -> list[int]:
@@ -435,19 +440,9 @@ def query_keys(rec: matching.Rec) -> list[int]:
     (`matching._quad_cells`, as the dedup command blocks), so a lead within half a cell (~500 m) on each
     axis sharing a name token is always found. The 3x3 cells around its own (~1 km) cost more than twice the
     probes and found fewer duplicates at 1M leads (more far candidates crowding the near one out of the
-    MAX_CANDIDATES ranked by shared keys; `leadsea bench intake --cpu`, measured)."""
-    out: list[int] = []
-    near = (
-        matching._quad_cells(rec.lat, rec.lng, KEY_CELL_DEG)
-        if rec.lat is not None and rec.lng is not None
-        else []
-    )
-    for key in _name_keys(rec):
-        if key[0] == "t":
-            out.extend(hash_key(f"g{cell}|{key[1:]}") for cell in near)
-        else:
-            out.append(hash_key(key))
-    return sorted(set(out))
+    MAX_CANDIDATES; `leadsea bench intake --cpu`, measured)."""
+    placed = rec.lat is not None and rec.lng is not None
+    return _keys(rec, matching._quad_cells(rec.lat, rec.lng, KEY_CELL_DEG) if placed else [])  # type: ignore[arg-type]
 
 
 @dataclass(slots=True)

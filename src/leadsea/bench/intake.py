@@ -214,9 +214,8 @@ def _copy(table: str, columns: list[str], rows: Iterator[tuple[Any, ...]] | list
             cursor.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", list(rows))
 
 
-TRUTH_TABLE = BENCH_TABLES[
-    0
-]  # the bench's own: the true store of each lead it knows (emptied by drop_tenant)
+# The bench's own table (no model, no migration): the true store of each lead it knows; emptied by drop_tenant
+TRUTH_TABLE = BENCH_TABLES[0]
 
 
 def _truth_table() -> None:
@@ -363,23 +362,28 @@ def _submit_all(
         connection.close()
 
 
-def _truth_rows(
-    tenant: Tenant, column: str, values: list[Any], limit: int | None = None
-) -> list[tuple[int, str]]:
-    """(lead id, entity) rows of TRUTH_TABLE whose `column` is one of `values` (at most `limit`)."""
+def _truth_rows(tenant: Tenant, column: str, values: list[Any]) -> list[tuple[int, str]]:
+    """(lead id, entity) rows of TRUTH_TABLE whose `column` is one of `values`."""
     rows: list[tuple[int, str]] = []
     with connection.cursor() as cursor:
-        if TRUTH_TABLE not in connection.introspection.table_names(cursor):
-            return rows
         for i in range(0, len(values), 500):
             chunk = values[i : i + 500]
             cursor.execute(
                 f"SELECT lead_id, entity FROM {TRUTH_TABLE} WHERE tenant_id = %s AND {column} IN "
-                f"({', '.join(['%s'] * len(chunk))})" + (f" LIMIT {int(limit)}" if limit else ""),
+                f"({', '.join(['%s'] * len(chunk))})",
                 [tenant.pk, *chunk],
             )
             rows += cursor.fetchall()
     return rows
+
+
+def _truth_known(tenant: Tenant) -> bool:
+    """Whether TRUTH_TABLE holds the tenant's leads (not for a tenant kept by an older bench)."""
+    with connection.cursor() as cursor:
+        if TRUTH_TABLE not in connection.introspection.table_names(cursor):
+            return False
+        cursor.execute(f"SELECT 1 FROM {TRUTH_TABLE} WHERE tenant_id = %s LIMIT 1", [tenant.pk])
+        return cursor.fetchone() is not None
 
 
 def _quality(
@@ -393,7 +397,7 @@ def _quality(
     branch in one city count as different (a little noise, the same for every code version). `remember`: the
     leads this run created join TRUTH_TABLE, for the next runs. None when the tenant's leads have no truth
     rows (kept by an older version of the bench)."""
-    if not _truth_rows(tenant, "tenant_id", [tenant.pk], limit=1):
+    if not _truth_known(tenant):
         return None
     with unscoped():
         rows = list(

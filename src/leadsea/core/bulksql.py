@@ -132,16 +132,17 @@ def insert_objects(objs: Sequence[models.Model]) -> None:
     for obj in objs:
         row = []
         for f, same, cache in zip(fields, as_is, caches, strict=True):
-            value = f.pre_save(obj, True) if not same else getattr(obj, f.attname)
-            if not same:
-                try:
-                    key = (type(value), value)
-                    value = (
-                        cache[key] if key in cache else cache.setdefault(key, f.get_db_prep_save(value, conn))
-                    )
-                except TypeError:  # unhashable
-                    value = f.get_db_prep_save(value, conn)
-            row.append(value)
+            if same:
+                row.append(getattr(obj, f.attname))
+                continue
+            value = f.pre_save(obj, True)
+            try:
+                key = (type(value), value)
+                if key not in cache:
+                    cache[key] = f.get_db_prep_save(value, conn)
+                row.append(cache[key])
+            except TypeError:  # unhashable
+                row.append(f.get_db_prep_save(value, conn))
         rows.append(row)
     insert_rows(model, [f.attname for f in fields], rows)
 
